@@ -1,0 +1,37 @@
+"""MNIST / Fashion-MNIST from torchvision (downloads when online) or a Keras-layout .npz."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+DATASETS = {"mnist": "MNIST", "fashion": "FashionMNIST"}
+CLASSES = {
+    "mnist": [str(i) for i in range(10)],
+    "fashion": ["T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot"],
+}
+ASSETS = Path(__file__).parent / "assets"
+
+
+def load(dataset: str, split: str = "train", npz: str | Path | None = None,
+         root: str | Path = "data") -> tuple[np.ndarray, np.ndarray]:
+    """Images uint8 [N,28,28] (0 = background) and labels uint8 [N].
+
+    `npz`: a Keras-layout file (x_train y_train x_test y_test). Otherwise torchvision's
+    dataset under `root`, downloaded if missing.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}")
+    if npz is not None:
+        with np.load(npz) as f:
+            return f[f"x_{split}"], f[f"y_{split}"].astype(np.uint8)
+    import torchvision  # only needed on this path
+
+    ds = getattr(torchvision.datasets, DATASETS[dataset])(root, train=split == "train", download=True)
+    return ds.data.numpy(), ds.targets.numpy().astype(np.uint8)
+
+
+def test_sample(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """The 2,000 test images shipped with the app (first 2,000 of the official test split)."""
+    with np.load(ASSETS / f"{dataset}-test-2000.npz") as f:
+        return f["x"], f["y"]

@@ -1,0 +1,178 @@
+"""DDPM (Ho et al. 2020) in the lecture's order: schedule, forward process, posterior, Algorithms 1 and 2, DDIM.
+
+Arrays are indexed by t = 0..T with t = 0 meaning "no noise" (beta[0] = 0, alpha_bar[0] = 1),
+so every line below reads like the lecture: alpha_bar[t], beta[t], x_t.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+
+EpsModel = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # eps_theta(x_t, t)
+
+
+@dataclass
+class Schedule:
+    beta: torch.Tensor  # beta_t, t = 0..T
+    name: str = "linear"
+
+    def __post_init__(self) -> None:
+        self.T = len(self.beta) - 1
+        self.alpha = 1 - self.beta  # alpha_t = 1 - beta_t
+        self.alpha_bar = torch.cumprod(self.alpha, 0)  # alpha_bar_t = prod_{s<=t} alpha_s
+        self.alpha_bar_prev = torch.cat([torch.ones(1, dtype=self.beta.dtype), self.alpha_bar[:-1]])
+        # beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) * beta_t  (0 at t = 0)
+        self.beta_tilde = torch.where(
+            torch.arange(self.T + 1) > 0, (1 - self.alpha_bar_prev) / (1 - self.alpha_bar).clamp(min=1e-20) * self.beta,
+            torch.zeros(()))
+
+    def snr(self, t: int) -> float:
+        """Signal-to-noise ratio alpha_bar_t / (1 - alpha_bar_t)."""
+        ab = float(self.alpha_bar[t])
+        return ab / max(1e-12, 1 - ab)
+
+
+def linear_schedule(T: int = 1000, beta_1: float = 1e-4, beta_T: float = 0.02) -> Schedule:
+    # Ho et al.: beta_t rises linearly from 1e-4 to 0.02
+    beta = torch.linspace(beta_1, beta_T, T, dtype=torch.float64)
+    return Schedule(torch.cat([torch.zeros(1, dtype=torch.float64), beta]), "linear")
+
+
+def cosine_schedule(T: int = 1000, s: float = 0.008) -> Schedule:
+    # Nichol & Dhariwal: alpha_bar_t = f(t)/f(0), f(t) = cos^2(((t/T + s)/(1 + s)) * pi/2); beta_t <= 0.999
+    f = torch.cos((torch.arange(T + 1, dtype=torch.float64) / T + s) / (1 + s) * math.pi / 2) ** 2
+    alpha_bar = f / f[0]
+    beta = (1 - alpha_bar[1:] / alpha_bar[:-1]).clamp(max=0.999)
+    return Schedule(torch.cat([torch.zeros(1, dtype=torch.float64), beta]), "cosine")
+
+
+def make_schedule(name: str, T: int = 1000) -> Schedule:
+    return {"linear": linear_schedule, "cosine": cosine_schedule}[name](T)
+
+
+def _at(a: torch.Tensor, t: torch.Tensor | int, x: torch.Tensor) -> torch.Tensor:
+    """a[t] shaped to broadcast against a batch x (t a scalar or one per example)."""
+    t = torch.as_tensor(t, device=a.device)
+    v = a[t].to(device=x.device, dtype=x.dtype)
+    return v.reshape(-1, *([1] * (x.dim() - 1))) if v.dim() else v
+
+
+# ---- forward process -------------------------------------------------------------------------
+
+def q_step(x_prev: torch.Tensor, t: int, eps: torch.Tensor, sch: Schedule) -> torch.Tensor:
+    # q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I)
+    return (1 - _at(sch.beta, t, x_prev)).sqrt() * x_prev + _at(sch.beta, t, x_prev).sqrt() * eps
+
+
+def q_sample(x0: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor, sch: Schedule) -> torch.Tensor:
+    # q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I): x_t = sqrt(ab) x_0 + sqrt(1 - ab) eps
+    ab = _at(sch.alpha_bar, t, x0)
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+
+
+class Posterior(NamedTuple):
+    mean: torch.Tensor  # mu_tilde_t(x_t, x_0)
+    var: torch.Tensor  # beta_tilde_t
+
+
+def posterior(x0: torch.Tensor, x_t: torch.Tensor, t: int, sch: Schedule) -> Posterior:
+    # q(x_{t-1} | x_t, x_0) = N(mu_tilde_t, beta_tilde_t I)
+    ab, ab_prev, a, b = (_at(v, t, x_t) for v in (sch.alpha_bar, sch.alpha_bar_prev, sch.alpha, sch.beta))
+    # mu_tilde_t = sqrt(alpha_t)(1 - ab_{t-1})/(1 - ab_t) x_t + sqrt(ab_{t-1}) beta_t/(1 - ab_t) x_0
+    mean = a.sqrt() * (1 - ab_prev) / (1 - ab) * x_t + ab_prev.sqrt() * b / (1 - ab) * x0
+    return Posterior(mean, _at(sch.beta_tilde, t, x_t))
+
+
+def predict_x0(x_t: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor, sch: Schedule) -> torch.Tensor:
+    # invert q_sample: x_0 = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t)
+    ab = _at(sch.alpha_bar, t, x_t)
+    return (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+
+
+# ---- Algorithm 1: training -------------------------------------------------------------------
+
+def loss_simple(model: EpsModel, x0: torch.Tensor, sch: Schedule) -> torch.Tensor:
+    # L_simple = E_{t, x0, eps} || eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t) ||^2
+    t = torch.randint(1, sch.T + 1, (x0.shape[0],), device=x0.device)  # t ~ Uniform{1..T}
+    eps = torch.randn_like(x0)  # eps ~ N(0, I)
+    return (eps - model(q_sample(x0, t, eps, sch), t)).pow(2).mean()
+
+
+# ---- Algorithm 2: sampling -------------------------------------------------------------------
+
+class Step(NamedTuple):
+    """One reverse step x_t -> x_{t-1}, with every quantity of Algorithm 2's update."""
+    t: int
+    prev_sample: torch.Tensor  # x_{t-1}
+    eps: torch.Tensor  # eps_theta(x_t, t), the predicted noise
+    pred_x0: torch.Tensor  # the x_0 that eps implies
+    mean: torch.Tensor  # mu_theta(x_t, t)
+    sigma: float  # sigma_t
+    z: torch.Tensor  # the fresh noise (0 at t = 1)
+
+
+@torch.no_grad()
+def p_sample(model: EpsModel, x_t: torch.Tensor, t: int, sch: Schedule, z: torch.Tensor,
+             var: str = "beta") -> Step:
+    # x_{t-1} = 1/sqrt(alpha_t) (x_t - (1 - alpha_t)/sqrt(1 - ab_t) eps_theta(x_t, t)) + sigma_t z
+    eps = model(x_t, torch.full((x_t.shape[0],), t, device=x_t.device))
+    a, ab = float(sch.alpha[t]), float(sch.alpha_bar[t])
+    mean = (x_t - (1 - a) / math.sqrt(1 - ab) * eps) / math.sqrt(a)
+    sigma = math.sqrt(float(sch.beta[t] if var == "beta" else sch.beta_tilde[t]))  # sigma_t^2 = beta_t or beta_tilde_t
+    z = z if t > 1 else torch.zeros_like(x_t)  # no noise on the last step
+    return Step(t, mean + sigma * z, eps, predict_x0(x_t, t, eps, sch), mean, sigma, z)
+
+
+def noise(shape: tuple[int, ...], seed: int, t: int = 0) -> torch.Tensor:
+    """Seeded N(0, I) on the CPU: seed s and step t give the same noise on every machine."""
+    return torch.randn(shape, generator=torch.Generator().manual_seed(int(seed) * 100_003 + t))
+
+
+def sample_steps(model: EpsModel, sch: Schedule, x_T: torch.Tensor, seed: int, t_start: int | None = None,
+                 var: str = "beta") -> Iterator[Step]:
+    """Algorithm 2 as a generator: yields every step from t = t_start (default T) down to 1."""
+    x_t = x_T
+    for t in range(t_start or sch.T, 0, -1):
+        step = p_sample(model, x_t, t, sch, noise(tuple(x_t.shape), seed, t).to(x_t), var)
+        yield step
+        x_t = step.prev_sample
+
+
+def sample(model: EpsModel, sch: Schedule, x_T: torch.Tensor, seed: int, **kw) -> torch.Tensor:
+    """Run Algorithm 2 to the end; returns x_0."""
+    x = x_T
+    for step in sample_steps(model, sch, x_T, seed, **kw):
+        x = step.prev_sample
+    return x
+
+
+# ---- DDIM (Song et al. 2020, eta = 0): deterministic, S << T steps ----------------------------
+
+def ddim_timesteps(T: int, S: int) -> list[int]:
+    """S evenly spaced steps from T down to 1."""
+    return sorted({max(1, round(T - i * T / S)) for i in range(S)}, reverse=True)
+
+
+@torch.no_grad()
+def ddim_steps(model: EpsModel, sch: Schedule, x_T: torch.Tensor, S: int = 50) -> Iterator[Step]:
+    ts = ddim_timesteps(sch.T, S)
+    x_t = x_T
+    for t, t_prev in zip(ts, ts[1:] + [0]):
+        eps = model(x_t, torch.full((x_t.shape[0],), t, device=x_t.device))
+        x0 = predict_x0(x_t, t, eps, sch)
+        # x_{t'} = sqrt(ab_{t'}) x0_pred + sqrt(1 - ab_{t'}) eps  (eta = 0: no fresh noise)
+        x_prev = q_sample(x0, t_prev, eps, sch)
+        yield Step(t, x_prev, eps, x0, x_prev, 0.0, torch.zeros_like(x_t))
+        x_t = x_prev
+
+
+def ddim_sample(model: EpsModel, sch: Schedule, x_T: torch.Tensor, S: int = 50) -> torch.Tensor:
+    x = x_T
+    for step in ddim_steps(model, sch, x_T, S):
+        x = step.prev_sample
+    return x
+

@@ -1,0 +1,121 @@
+"""Sample quality: `python -m gen.evaluate --model NAME [--n 5000] [--data mnist.npz]`.
+
+FID in the feature space of a small classifier trained on the same dataset (not Inception:
+28x28 grey digits are far from ImageNet), against the test set, with the real-vs-real baseline
+(as many real training images against the same test set); the class histogram of the samples
+(mode coverage); and for VAEs the test ELBO in nats per image.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+from gen import data, hub
+from gen.images import to_float
+
+
+class Classifier(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["classifier", "genlab"]):
+    """A small CNN; its 128-d penultimate layer is the FID feature space."""
+
+    def __init__(self, dataset: str = "mnist"):
+        super().__init__()
+        self.dataset = dataset
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128), nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Dropout(0.25), nn.Linear(128, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@torch.no_grad()
+def features_and_labels(clf: Classifier, images: np.ndarray, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    clf = clf.to(device).eval()
+    feats, preds = [], []
+    for i in range(0, len(images), 2000):
+        f = clf.features(to_float(images[i:i + 2000]).to(device))
+        feats.append(f.double().cpu())
+        preds.append(clf.head(f).argmax(1).cpu())
+    return torch.cat(feats).numpy(), torch.cat(preds).numpy()
+
+
+def fid(f1: np.ndarray, f2: np.ndarray) -> float:
+    # FID = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2))
+    mu1, mu2 = f1.mean(0), f2.mean(0)
+    s1, s2 = np.cov(f1, rowvar=False), np.cov(f2, rowvar=False)
+    # Tr((S1 S2)^(1/2)) = sum sqrt(eig(sqrt(S1) S2 sqrt(S1))), all symmetric PSD: stable without scipy
+    w, v = np.linalg.eigh(s1)
+    r1 = (v * np.sqrt(w.clip(min=0))) @ v.T
+    tr_sqrt = np.sqrt(np.linalg.eigvalsh(r1 @ s2 @ r1).clip(min=0)).sum()
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * tr_sqrt)
+
+
+@torch.no_grad()
+def test_elbo(model: nn.Module, x_test: np.ndarray, device: str = "cpu") -> dict[str, float]:
+    """Mean test ELBO and its two terms, nats per image (one z sample per image, fixed seed)."""
+    torch.manual_seed(0)
+    model = model.to(device).eval()
+    tot = torch.zeros(3, dtype=torch.float64)
+    for i in range(0, len(x_test), 1000):
+        _, e = model(to_float(x_test[i:i + 1000]).to(device))
+        tot += torch.stack([e.elbo.sum(), e.recon.sum(), e.kl.sum()]).double().cpu()
+    elbo, recon, kl = (tot / len(x_test)).tolist()
+    return {"test_elbo_nats": elbo, "test_recon_nats": recon, "test_kl_nats": kl}
+
+
+def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cpu", seed: int = 0,
+             sampler: str = "ddpm", steps: int = 50) -> dict:
+    from gen.sample import family, generate
+
+    model = hub.load(name)
+    ds = model.dataset
+    x_test, _ = data.load(ds, "test", npz)
+    x_train, _ = data.load(ds, "train", npz)
+    clf = hub.load(f"classifier-{ds}")
+    f_test, _ = features_and_labels(clf, x_test, device)
+    real = x_train[np.random.default_rng(seed).choice(len(x_train), n, replace=False)]
+    f_real, _ = features_and_labels(clf, real, device)
+    samples = generate(name, n, seed, sampler, steps, device)
+    f_fake, labels = features_and_labels(clf, samples, device)
+    hist = np.bincount(labels, minlength=10) / n
+    out = {"model": name, "n_samples": n, "fid": fid(f_fake, f_test), "fid_real_vs_real": fid(f_real, f_test),
+           "class_histogram": {c: round(float(h), 4) for c, h in zip(data.CLASSES[ds], hist)},
+           "min_class_fraction": float(hist.min())}
+    if family(name) == "ddpm":
+        out["sampler"] = sampler if sampler == "ddpm" else f"ddim-{steps}"
+    if family(name) in ("vae", "ae"):
+        out.update(test_elbo(model, x_test, device))
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True)
+    p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--data", default=None, help="Keras-layout .npz (default: torchvision download to ./data)")
+    p.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="DDPM models only")
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--write", action="store_true", help="store the figures as checkpoints/NAME/metrics.json "
+                   "and refresh the model card")
+    a = p.parse_args()
+    r = evaluate(a.model, a.n, a.data, a.device, sampler=a.sampler, steps=a.steps)
+    print(json.dumps(r, indent=2))
+    if a.write:
+        from gen.training import write_card
+
+        folder = hub.checkpoint_dir() / a.model
+        (folder / "metrics.json").write_text(json.dumps(r, indent=2))
+        write_card(folder)
+
+
+if __name__ == "__main__":
+    main()

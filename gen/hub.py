@@ -1,0 +1,124 @@
+"""Find a model by name: `checkpoints/<name>/` first, else its Hugging Face Hub repo.
+
+Only `config.json` and `model.safetensors` are ever read (no pickles). The Hub path goes
+through `huggingface_hub`'s cache and honours `HF_ENDPOINT` and `HF_HUB_OFFLINE`.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+HUB_ORG = "genlab-lecture"
+
+
+@dataclass(frozen=True)
+class Entry:
+    cls: str  # "module:Class" inside gen
+    train: str  # the command that trains it
+    revision: str = "v1"  # the pinned Hub revision (a tag made when the weights were published)
+
+    @property
+    def model_class(self) -> type:
+        mod, name = self.cls.split(":")
+        return getattr(importlib.import_module(f"gen.{mod}"), name)
+
+
+def _e(cls: str, script: str, args: str) -> Entry:
+    return Entry(cls, f"python train/{script}.py {args}")
+
+
+REGISTRY: dict[str, Entry] = {
+    "classifier-mnist": _e("evaluate:Classifier", "classifier", "--dataset mnist"),
+    "classifier-fashion": _e("evaluate:Classifier", "classifier", "--dataset fashion"),
+    "vae2-mnist": _e("vae:VAE", "vae", "--dataset mnist --latent 2"),
+    "vae2-fashion": _e("vae:VAE", "vae", "--dataset fashion --latent 2"),
+    "vae16-mnist": _e("vae:VAE", "vae", "--dataset mnist --latent 16"),
+    "vae16-fashion": _e("vae:VAE", "vae", "--dataset fashion --latent 16"),
+    "ae2-mnist": _e("vae:VAE", "vae", "--dataset mnist --latent 2 --ae"),
+    "gan-mnist": _e("gan:Generator", "gan", "--dataset mnist"),
+    "gan-mnist-D": _e("gan:Discriminator", "gan", "--dataset mnist"),
+    "gan-fashion": _e("gan:Generator", "gan", "--dataset fashion"),
+    "gan-fashion-D": _e("gan:Discriminator", "gan", "--dataset fashion"),
+    "gan-minimax-mnist": _e("gan:Generator", "gan", "--dataset mnist --loss minimax"),
+    "gan-minimax-fashion": _e("gan:Generator", "gan", "--dataset fashion --loss minimax"),
+    "ddpm-mnist": _e("unet:UNet", "ddpm", "--dataset mnist"),
+    "ddpm-fashion": _e("unet:UNet", "ddpm", "--dataset fashion"),
+}
+
+
+class ModelNotFound(RuntimeError):
+    """No usable weights for a model name; the message says what was tried and how to fix it."""
+
+
+def checkpoint_dir() -> Path:
+    return Path(os.environ.get("GENLAB_CHECKPOINTS", ROOT / "checkpoints"))
+
+
+def repo_id(name: str) -> str:
+    return f"{HUB_ORG}/{name}"
+
+
+def _from_folder(cls: type, folder: Path, where: str) -> torch.nn.Module:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+        model = cls(**config)
+        load_model(model, folder / "model.safetensors", device="cpu")
+    except (OSError, ValueError, TypeError, RuntimeError, SafetensorError) as e:
+        raise ModelNotFound(f"the weights at {where} are unreadable or corrupted ({type(e).__name__}: {e})") from e
+    return model.eval()
+
+
+def _download(name: str, entry: Entry) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    paths = [hf_hub_download(repo_id(name), f, revision=entry.revision) for f in ("config.json", "model.safetensors")]
+    return Path(paths[0]).parent
+
+
+def fetch(name: str) -> tuple[Path, str]:
+    """The folder holding `name`'s files (local or Hub cache) and a description of where it came from."""
+    if name not in REGISTRY:
+        raise ModelNotFound(f"unknown model {name!r}; known: {', '.join(REGISTRY)}")
+    entry = REGISTRY[name]
+    local = checkpoint_dir() / name
+    tried = []
+    if (local / "model.safetensors").exists():
+        return local, str(local)
+    tried.append(f"{local} (no model.safetensors)")
+    try:
+        return _download(name, entry), f"hub:{repo_id(name)}@{entry.revision}"
+    except Exception as e:  # noqa: BLE001 - any Hub failure is reported with the alternatives
+        tried.append(f"Hugging Face Hub {repo_id(name)}@{entry.revision} ({type(e).__name__}: {str(e)[:200]})")
+    raise ModelNotFound(
+        f"model {name!r} not found. Tried: " + "; ".join(tried)
+        + f". Train it with: {entry.train}  (or go online / unset HF_HUB_OFFLINE to download it)"
+    )
+
+
+@cache
+def load(name: str) -> torch.nn.Module:
+    """The model `name` in eval mode on CPU, cached: the one way the app gets weights."""
+    folder, where = fetch(name)
+    return _from_folder(REGISTRY[name].model_class, folder, where)
+
+
+def extra_file(name: str, filename: str) -> Path | None:
+    """An optional file shipped beside a model (training history, snapshots), or None."""
+    local = checkpoint_dir() / name / filename
+    if local.exists():
+        return local
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo_id(name), filename, revision=REGISTRY[name].revision))
+    except Exception:  # noqa: BLE001 - extras are optional
+        return None

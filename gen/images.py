@@ -1,0 +1,96 @@
+"""Image helpers: tensors <-> uint8 / PIL, grids, crisp upscaling, preprocessing of user images."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+
+def to_uint8(x: torch.Tensor, signed: bool = False) -> np.ndarray:
+    """[N,1,H,W] or [N,H,W] float in [0,1] (or [-1,1] if signed) -> uint8 [N,H,W]."""
+    x = x.detach().float().cpu()
+    if signed:
+        x = (x + 1) / 2
+    if x.dim() == 4:
+        x = x[:, 0]
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def to_float(images: np.ndarray | torch.Tensor, signed: bool = False) -> torch.Tensor:
+    """uint8 [N,H,W] -> float [N,1,H,W] in [0,1] (or [-1,1] if signed)."""
+    x = torch.as_tensor(np.asarray(images)).float().div(255).unsqueeze(1)
+    return x * 2 - 1 if signed else x
+
+
+def upscale(img: np.ndarray, size: int = 448) -> np.ndarray:
+    """Nearest-neighbour upscaling by an integer factor so pixels stay crisp on a projector."""
+    k = max(1, size // img.shape[0])
+    return np.kron(img, np.ones((k, k), dtype=img.dtype))
+
+
+def grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, value: int = 128) -> np.ndarray:
+    """uint8 [N,H,W] -> one uint8 image with the N images in rows of `nrow`."""
+    n, h, w = images.shape
+    nrow = nrow or int(np.ceil(np.sqrt(n)))
+    ncol = int(np.ceil(n / nrow))
+    out = np.full((ncol * (h + pad) + pad, nrow * (w + pad) + pad), value, dtype=np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, nrow)
+        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + c * (w + pad):pad + c * (w + pad) + w] = im
+    return out
+
+
+class Preprocessed(NamedTuple):
+    gray: np.ndarray  # the upload as grayscale uint8
+    inverted: bool  # True if the background was light and we flipped it
+    image: np.ndarray  # uint8 [28,28], white digit on black, centred like MNIST
+
+
+MAX_SIDE = 4096  # larger uploads are refused: they cannot be a drawing and cost memory
+
+
+def preprocess(img: Image.Image | np.ndarray) -> Preprocessed:
+    """Any image -> MNIST-like 28x28: grayscale, invert if light background, crop, fit 20x20, centre.
+
+    Raises ValueError with a message meant for the user.
+    """
+    if isinstance(img, np.ndarray):
+        if img.dtype == np.uint16 or img.dtype == np.int32:
+            img = (img / max(1, img.max()) * 255).astype(np.uint8)
+        img = Image.fromarray(img.astype(np.uint8) if img.dtype != np.uint8 else img)
+    if max(img.size) > MAX_SIDE:
+        raise ValueError(f"Image is {img.size[0]}x{img.size[1]} px; please use one under {MAX_SIDE} px a side.")
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        # Transparent pixels count as background: paste on white (a drawing's paper).
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(bg, rgba)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        img = Image.fromarray((255 * (a - a.min()) / max(1e-9, np.ptp(a))).astype(np.uint8))
+    gray = np.asarray(ImageOps.grayscale(img.convert("RGB")), dtype=np.uint8)
+    # The border tells the background: MNIST is a light stroke on black.
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    inverted = bool(border.mean() > 127)
+    a = 255 - gray if inverted else gray.copy()
+    a = a.astype(np.float32)
+    a[a < 0.15 * 255] = 0  # drop paper texture and jpeg noise
+    if a.max() == 0:
+        raise ValueError("The image looks empty (one flat colour): draw or upload a digit.")
+    ys, xs = np.nonzero(a)
+    crop = a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h, w = crop.shape
+    s = 20.0 / max(h, w)
+    nh, nw = max(1, round(h * s)), max(1, round(w * s))
+    small = np.asarray(Image.fromarray(crop).resize((nw, nh), Image.BILINEAR))
+    small = small * (255.0 / max(1e-6, small.max()))
+    out = np.zeros((28, 28), dtype=np.float32)
+    # Centre by centre of mass, as MNIST was built.
+    cy, cx = np.array(np.nonzero(small)).mean(axis=1) if small.any() else (nh / 2, nw / 2)
+    top = int(round(14 - cy)) if small.any() else (28 - nh) // 2
+    left = int(round(14 - cx)) if small.any() else (28 - nw) // 2
+    top, left = min(max(top, 0), 28 - nh), min(max(left, 0), 28 - nw)
+    out[top:top + nh, left:left + nw] = small
+    return Preprocessed(gray, inverted, out.clip(0, 255).astype(np.uint8))

@@ -1,0 +1,60 @@
+"""A small U-Net noise predictor eps_theta(x_t, t) for 28x28 images, sized for a 2-core CPU."""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of the step t (as in Transformers and Ho et al.)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, device=t.device) / half)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+
+
+class ResBlock(nn.Module):
+    def __init__(self, c_in: int, c_out: int, t_dim: int):
+        super().__init__()
+        self.norm1, self.conv1 = nn.GroupNorm(8, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.t_proj = nn.Linear(t_dim, c_out)
+        self.norm2, self.conv2 = nn.GroupNorm(8, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
+
+    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        h = self.conv1(F.silu(self.norm1(x))) + self.t_proj(temb)[:, :, None, None]
+        return self.skip(x) + self.conv2(F.silu(self.norm2(h)))
+
+
+class UNet(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["ddpm", "diffusion", "genlab"]):
+    """28 -> 14 -> 7 -> 14 -> 28 with skip connections; t enters every block."""
+
+    def __init__(self, ch: int = 32, mult: tuple[int, int, int] = (1, 2, 4), T: int = 1000,
+                 schedule: str = "linear", dataset: str = "mnist"):
+        super().__init__()
+        self.T, self.schedule, self.dataset, self.ch = T, schedule, dataset, ch
+        t_dim = 4 * ch
+        self.t_mlp = nn.Sequential(nn.Linear(ch, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+        c1, c2, c3 = (ch * m for m in mult)
+        self.conv_in = nn.Conv2d(1, c1, 3, padding=1)
+        self.down1 = ResBlock(c1, c1, t_dim)
+        self.pool1 = nn.Conv2d(c1, c1, 3, stride=2, padding=1)  # 14
+        self.down2 = ResBlock(c1, c2, t_dim)
+        self.pool2 = nn.Conv2d(c2, c2, 3, stride=2, padding=1)  # 7
+        self.mid1, self.mid2 = ResBlock(c2, c3, t_dim), ResBlock(c3, c3, t_dim)
+        self.up2 = ResBlock(c3 + c2, c2, t_dim)  # at 14
+        self.up1 = ResBlock(c2 + c1, c1, t_dim)  # at 28
+        self.norm_out, self.conv_out = nn.GroupNorm(8, c1), nn.Conv2d(c1, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        temb = self.t_mlp(timestep_embedding(t, self.ch))
+        h1 = self.down1(self.conv_in(x), temb)  # 28
+        h2 = self.down2(self.pool1(h1), temb)  # 14
+        h = self.mid2(self.mid1(self.pool2(h2), temb), temb)  # 7
+        h = self.up2(torch.cat([F.interpolate(h, scale_factor=2, mode="nearest"), h2], 1), temb)
+        h = self.up1(torch.cat([F.interpolate(h, scale_factor=2, mode="nearest"), h1], 1), temb)
+        return self.conv_out(F.silu(self.norm_out(h)))

@@ -1,0 +1,81 @@
+"""Autoencoder and Variational Autoencoder (lecture section 2), MLPs on 28x28 images in [0,1]."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from huggingface_hub import PyTorchModelHubMixin
+from torch import nn
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor | None = None) -> torch.Tensor:
+    # Reparameterisation trick: z = mu + sigma * eps, eps ~ N(0, I)
+    eps = torch.randn_like(mu) if eps is None else eps
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def kl_gaussian(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    # KL(N(mu, sigma^2) || N(0, 1)) = -1/2 sum(1 + log sigma^2 - sigma^2 - mu^2), per example
+    return -0.5 * torch.sum(1 + logvar - logvar.exp() - mu.pow(2), dim=-1)
+
+
+def log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    # log p(x|z) for a Bernoulli decoder = -BCE(x, g(z)), summed over pixels, per example
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+
+
+class ELBO(NamedTuple):
+    recon: torch.Tensor  # E_q[log p(x|z)], one sample of z, nats per image
+    kl: torch.Tensor  # KL(q(z|x) || p(z)), nats per image
+    elbo: torch.Tensor  # recon - kl: a lower bound on log p(x)
+
+
+def elbo(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> ELBO:
+    # ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z))
+    recon, kl = log_likelihood(x, logits), kl_gaussian(mu, logvar)
+    return ELBO(recon, kl, recon - kl)
+
+
+class Encoded(NamedTuple):
+    mu: torch.Tensor
+    logvar: torch.Tensor  # log sigma^2 (-inf for a plain AE: a point code)
+
+
+class VAE(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["vae", "genlab"]):
+    """MLP VAE: x -> (mu, log sigma^2) -> z -> Bernoulli logits. `variational=False` is the plain AE."""
+
+    def __init__(self, latent_dim: int = 2, hidden: int = 512, dataset: str = "mnist", variational: bool = True):
+        super().__init__()
+        self.latent_dim, self.dataset, self.variational = latent_dim, dataset, variational
+        out = 2 * latent_dim if variational else latent_dim
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(784, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, out))
+        self.decoder = nn.Sequential(nn.Linear(latent_dim, hidden // 2), nn.ReLU(), nn.Linear(hidden // 2, hidden),
+                                     nn.ReLU(), nn.Linear(hidden, 784), nn.Unflatten(1, (1, 28, 28)))
+
+    def encode(self, x: torch.Tensor) -> Encoded:
+        h = self.encoder(x)
+        if not self.variational:
+            return Encoded(h, torch.full_like(h, -float("inf")))  # a point: sigma = 0
+        mu, logvar = h.chunk(2, dim=-1)
+        return Encoded(mu, logvar.clamp(-30, 20))
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z -> image in [0,1] (the Bernoulli mean)."""
+        return torch.sigmoid(self.decoder(z))
+
+    def forward(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> tuple[torch.Tensor, ELBO]:
+        """Returns z and the ELBO's terms. For the AE, z = f(x) and `kl` is 0."""
+        mu, logvar = self.encode(x)
+        if not self.variational:
+            logits = self.decoder(mu)
+            recon = log_likelihood(x, logits)
+            return mu, ELBO(recon, torch.zeros_like(recon), recon)
+        z = reparameterize(mu, logvar, eps)
+        return z, elbo(x, self.decoder(z), mu, logvar)
+
