@@ -176,3 +176,20 @@ def ddim_sample(model: EpsModel, sch: Schedule, x_T: torch.Tensor, S: int = 50) 
         x = step.prev_sample
     return x
 
+
+
+# ---- what the lab shows ---------------------------------------------------------------------
+
+def schedule_of(model: torch.nn.Module) -> Schedule:
+    """The schedule a trained noise predictor was trained with (stored in its config)."""
+    return make_schedule(getattr(model, "schedule", "linear"), getattr(model, "T", 1000))
+
+
+def pixel_histogram(x: torch.Tensor, bins: int = 41, lim: float = 4.0) -> tuple[list[float], list[float], list[float]]:
+    """Bin centres, the density of x's pixel values, and the N(0, 1) density: watch x_t turn into noise."""
+    edges = torch.linspace(-lim, lim, bins + 1)
+    counts = torch.histogram(x.flatten().double().clamp(-lim, lim), edges.double()).hist
+    width = float(edges[1] - edges[0])
+    centres = ((edges[1:] + edges[:-1]) / 2).tolist()
+    normal = [math.exp(-c * c / 2) / math.sqrt(2 * math.pi) for c in centres]
+    return centres, (counts / counts.sum() / width).tolist(), normal

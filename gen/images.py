@@ -94,3 +94,41 @@ def preprocess(img: Image.Image | np.ndarray) -> Preprocessed:
     top, left = min(max(top, 0), 28 - nh), min(max(left, 0), 28 - nw)
     out[top:top + nh, left:left + nw] = small
     return Preprocessed(gray, inverted, out.clip(0, 255).astype(np.uint8))
+
+
+# Ten colours that stay distinct on a projector (Tableau 10).
+PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
+
+
+def scatter(points: np.ndarray, labels: np.ndarray, r: float, size: int = 448,
+            mark: tuple[float, float] | None = None) -> np.ndarray:
+    """RGB uint8 [size,size,3]: 2-D points in [-r,r]^2 coloured by label, optional cross at `mark`.
+
+    Same axes as `latent_to_pixel`: x to the right, y up.
+    """
+    from PIL import ImageDraw
+
+    im = Image.new("RGB", (size, size), (255, 255, 255))
+    d = ImageDraw.Draw(im)
+    c = size / 2
+    d.line([(c, 0), (c, size)], fill=(210, 210, 210))
+    d.line([(0, c), (size, c)], fill=(210, 210, 210))
+    for (px, py), lab in zip(latent_to_pixel(points, r, size), labels):
+        d.ellipse([px - 2, py - 2, px + 2, py + 2], fill=PALETTE[int(lab) % 10])
+    if mark is not None:
+        (mx, my), = latent_to_pixel(np.array([mark]), r, size)
+        d.line([(mx - 12, my), (mx + 12, my)], fill=(0, 0, 0), width=3)
+        d.line([(mx, my - 12), (mx, my + 12)], fill=(0, 0, 0), width=3)
+    return np.asarray(im)
+
+
+def latent_to_pixel(z: np.ndarray, r: float, size: int) -> np.ndarray:
+    """Latent (z1, z2) in [-r, r]^2 -> pixel (x, y) on a size x size map, y up."""
+    z = np.asarray(z, dtype=np.float64)
+    return np.stack([(z[:, 0] + r) / (2 * r) * size, (r - z[:, 1]) / (2 * r) * size], axis=1)
+
+
+def pixel_to_latent(x: float, y: float, r: float, size: int) -> tuple[float, float]:
+    """Inverse of latent_to_pixel: where a click on the map lands in latent space."""
+    return (x / size * 2 * r - r, r - y / size * 2 * r)

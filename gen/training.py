@@ -139,6 +139,6 @@ def write_card(folder: Path) -> None:
             lines += ["", "Class histogram of the samples (by the classifier):", "",
                       "| " + " | ".join(m["class_histogram"]) + " |", "|" + "---|" * len(m["class_histogram"]),
                       "| " + " | ".join(f"{v:.1%}" for v in m["class_histogram"].values()) + " |"]
-    lines += ["", "Files: `config.json` (constructor arguments), `model.safetensors` (weights), "
-              "`training.json` (this run's settings and per-epoch log). Load with `gen.hub.load(\"" + t["name"] + "\")`.", ""]
+    lines += ["", "Files: `config.json` (constructor arguments), `model.safetensors` (weights), `training.json` "
+              f"(this run's settings and per-epoch log). Load with `gen.hub.load(\"{t['name']}\")`.", ""]
     (folder / "README.md").write_text("\n".join(lines))

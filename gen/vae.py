@@ -79,3 +79,35 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["vae", "
         z = reparameterize(mu, logvar, eps)
         return z, elbo(x, self.decoder(z), mu, logvar)
 
+
+
+# ---- what the lab shows ---------------------------------------------------------------------
+
+@torch.no_grad()
+def latent_grid(model: VAE, n: int = 15, r: float = 3.0) -> torch.Tensor:
+    """Decoded images on an n x n grid over [-r, r]^2, rows from z2 = +r (top) to -r: [n*n,1,28,28]."""
+    zs = torch.linspace(-r, r, n)
+    z = torch.stack([torch.stack([z1, z2]) for z2 in zs.flip(0) for z1 in zs])
+    return model.decode(z)
+
+
+class EncodeReport(NamedTuple):
+    mu: torch.Tensor  # [d]
+    sigma: torch.Tensor  # [d]
+    eps: torch.Tensor  # [d], the sampled noise
+    z: torch.Tensor  # [d], mu + sigma * eps
+    recon: torch.Tensor  # [1,1,28,28], the decoder's mean image at z
+    terms: ELBO  # each [1]
+
+
+@torch.no_grad()
+def encode_report(model: VAE, x: torch.Tensor, seed: int = 0) -> EncodeReport:
+    """Everything the lecture's equations need for one image x [1,1,28,28], with seeded eps."""
+    mu, logvar = model.encode(x)
+    eps = torch.randn(mu.shape, generator=torch.Generator().manual_seed(int(seed)))
+    if model.variational:
+        z, terms = model(x, eps)
+    else:
+        z, terms = model(x)
+        eps = torch.zeros_like(mu)
+    return EncodeReport(mu[0], torch.exp(0.5 * logvar[0]), eps[0], z[0], model.decode(z), terms)

@@ -1,4 +1,7 @@
-"""Train the small CNN whose features measure sample quality (gen.evaluate): `python train/classifier.py --dataset mnist`."""
+"""Train the small CNN whose features measure sample quality (gen.evaluate).
+
+`python train/classifier.py --dataset mnist`
+"""
 import sys
 from pathlib import Path
 

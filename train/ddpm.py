@@ -1,4 +1,7 @@
-"""Train a DDPM noise predictor with Algorithm 1 (L_simple) and an EMA of the weights: `python train/ddpm.py --dataset mnist`."""
+"""Train a DDPM noise predictor with Algorithm 1 (L_simple) and an EMA of the weights.
+
+`python train/ddpm.py --dataset mnist`
+"""
 import shutil
 import sys
 from pathlib import Path

@@ -1,0 +1,67 @@
+"""Shared UI pieces: look, image display, model access with friendly errors."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import gradio as gr
+import numpy as np
+import torch
+
+from gen import hub
+from gen.images import upscale
+
+DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion"}
+
+CSS = """
+.crisp img, .crisp canvas { image-rendering: pixelated; image-rendering: crisp-edges; }
+.numbers { font-family: ui-monospace, monospace; font-size: 1.05rem; }
+.banner { border-left: 6px solid #d33; padding-left: .6rem; }
+"""
+
+THEME = gr.themes.Default(text_size=gr.themes.sizes.text_lg)
+
+
+def image(x: np.ndarray, size: int = 336) -> np.ndarray:
+    """uint8 image -> nearest-neighbour upscaled copy, so 28 px stay crisp on a projector."""
+    return upscale(x, size)
+
+
+def model(name: str) -> torch.nn.Module:
+    """gen.hub.load, with its error shown in the browser instead of a traceback."""
+    try:
+        return hub.load(name)
+    except hub.ModelNotFound as e:
+        raise gr.Error(str(e), duration=None) from e
+
+
+def missing(names: list[str]) -> str:
+    """Markdown naming the models a tab cannot load (empty when all load): shown at the top of the tab."""
+    problems = []
+    for n in names:
+        try:
+            hub.load(n)
+        except hub.ModelNotFound as e:
+            problems.append(f"- **{n}**: {e}")
+    return ("**Some models of this tab are unavailable; the parts using them will show an error.**\n\n"
+            + "\n".join(problems)) if problems else ""
+
+
+def friendly(fn: Callable) -> Callable:
+    """Bad input (ValueError from gen) becomes a message in the UI, not a crash."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as e:
+            raise gr.Error(str(e)) from e
+    return wrapper
+
+
+def fmt(v: torch.Tensor | float, digits: int = 2) -> str:
+    """A vector or number for the equations panel: [0.12, -1.30]."""
+    if isinstance(v, torch.Tensor) and v.numel() > 1:
+        vals = v.flatten().tolist()
+        s = ", ".join(f"{x:.{digits}f}" for x in vals[:8])
+        return f"[{s}{', ...' if len(vals) > 8 else ''}]"
+    return f"{float(v):.{digits}f}"

@@ -1,0 +1,300 @@
+"""The DDPM tab: the forward noising process and the reverse denoising chain, step by step."""
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+import torch
+
+from gen import data, diffusion
+from gen.images import grid, preprocess, to_float, to_uint8
+from gen.ui.common import DATASETS, friendly, image, missing, model
+
+STRIP_T = [0, 50, 100, 200, 300, 400, 500, 700, 1000]
+FILM_EVERY = 50  # the filmstrip keeps x_t every this many steps
+
+
+def _model(ds: str):
+    return model(f"ddpm-{DATASETS[ds]}")
+
+
+def _x0(ds: str, index: float, upload) -> torch.Tensor:
+    """x_0 in [-1, 1], [1,1,28,28]: an uploaded image if given, else a test image."""
+    if upload is not None:
+        return to_float(preprocess(upload).image[None], signed=True)
+    x, _ = data.test_sample(DATASETS[ds])
+    return to_float(x[int(index) % len(x)][None], signed=True)
+
+
+def _show(x: torch.Tensor, size: int = 224) -> np.ndarray:
+    return image(to_uint8(x, signed=True)[0], size)
+
+
+def _schedule_plot(sch_name: str, t: int) -> pd.DataFrame:
+    rows = []
+    for name in ("linear", "cosine"):
+        s = diffusion.make_schedule(name)
+        for tt in range(0, s.T + 1, 10):
+            rows += [(tt, float(s.alpha_bar[tt]), f"ᾱ_t {name}"), (tt, float(s.beta[tt]) * 20, f"20·β_t {name}")]
+    rows += [(t, 0.0, "current t"), (t, 1.0, "current t")]
+    return pd.DataFrame(rows, columns=["t", "value", "curve"])
+
+
+@friendly
+def forward(ds: str, index: float, upload, sch_name: str, t: float, seed: float):
+    """x_t from the closed form q(x_t | x_0), with every number of the equation."""
+    t = int(t)
+    sch = diffusion.make_schedule(sch_name)
+    x0 = _x0(ds, index, upload)
+    eps = diffusion.noise(tuple(x0.shape), int(seed))
+    x_t = diffusion.q_sample(x0, t, eps, sch)
+    strip = torch.cat([diffusion.q_sample(x0, s, eps, sch) for s in STRIP_T])
+    ab = float(sch.alpha_bar[t])
+    centres, density, normal = diffusion.pixel_histogram(x_t)
+    hist = pd.DataFrame({"pixel value": centres * 2, "density": density + normal,
+                         "of": ["x_t pixels"] * len(centres) + ["N(0, 1)"] * len(centres)})
+    md = (f"**q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I)**, so x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε\n\n"
+          f"t = **{t}** ({sch_name}): β_t = {float(sch.beta[t]):.5f}, ᾱ_t = {ab:.5f}  \n"
+          f"√ᾱ_t = **{ab ** 0.5:.4f}**, √(1 − ᾱ_t) = **{(1 - ab) ** 0.5:.4f}**  \n"
+          f"SNR = ᾱ_t / (1 − ᾱ_t) = **{sch.snr(t):.4g}**  \n"
+          f"pixels of x_t: mean {x_t.mean():.3f}, std {x_t.std():.3f} (→ 0 and 1 as t → T)")
+    return (_show(x_t), _show(eps), md, image(grid(to_uint8(strip, signed=True), len(STRIP_T), pad=1), 9 * 84),
+            hist, _schedule_plot(sch_name, t), {"x": x_t, "t": t, "x0": x0})
+
+
+def q_steps(state: dict | None, sch_name: str, n: int, seed: float):
+    """Apply q(x_t | x_{t-1}) n times from the current x_t: the chain, one step at a time."""
+    if not state:
+        raise gr.Error("Pick an image first (it starts the chain at the shown t).")
+    sch = diffusion.make_schedule(sch_name)
+    x, t = state["x"], state["t"]
+    for _ in range(int(n)):
+        if t >= sch.T:
+            break
+        t += 1
+        x = diffusion.q_step(x, t, diffusion.noise(tuple(x.shape), int(seed), t), sch)
+    ab = float(sch.alpha_bar[t])
+    md = (f"**q(x_t | x_{{t−1}}) = N(√(1 − β_t) x_{{t−1}}, β_t I)** applied step by step, now at t = **{t}**  \n"
+          f"pixels: mean {x.mean():.3f}, std {x.std():.3f}; the closed form predicts mean √ᾱ_t·mean(x_0) = "
+          f"{ab ** 0.5 * float(state['x0'].mean()):.3f} and, around it, noise of std √(1 − ᾱ_t) = {(1 - ab) ** 0.5:.3f}")
+    return _show(x), md, {**state, "x": x, "t": t}, t
+
+
+# ---- reverse process ------------------------------------------------------------------------
+
+def _numbers(step: diffusion.Step, sch: diffusion.Schedule, var: str) -> str:
+    t = step.t
+    a, ab, b = float(sch.alpha[t]), float(sch.alpha_bar[t]), float(sch.beta[t])
+    return (f"**Algorithm 2**, step t = **{t}** → {t - 1}  \n"
+            f"x_{{t−1}} = 1/√α_t · (x_t − (1 − α_t)/√(1 − ᾱ_t) · ε_θ(x_t, t)) + σ_t z  \n"
+            f"1/√α_t = {1 / a ** 0.5:.5f}, (1 − α_t)/√(1 − ᾱ_t) = {(1 - a) / (1 - ab) ** 0.5:.5f}, "
+            f"σ_t = √{'β_t' if var == 'beta' else 'β̃_t'} = {step.sigma:.5f}  \n"
+            f"β_t = {b:.5f}, ᾱ_t = {ab:.5f}, ‖ε_θ‖/28 = {step.eps.norm() / 28:.3f}, "
+            f"z {'= 0 (last step)' if t == 1 else '~ N(0, I)'}  \n"
+            f"predicted x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t")
+
+
+def _frame(step: diffusion.Step, sch, var: str, film: list[np.ndarray]):
+    return (_show(step.prev_sample), _show(step.eps), _show(step.pred_x0.clamp(-1, 1)), _numbers(step, sch, var),
+            image(grid(np.stack(film), len(film), pad=1), 56 * len(film)) if film else None, step.t - 1)
+
+
+def reset(ds: str, seed: float):
+    """x_T ~ N(0, I) from the seed."""
+    m = _model(ds)
+    x_T = diffusion.noise((1, 1, 28, 28), int(seed))
+    state = {"x": x_T, "t": m.T, "seed": int(seed), "ds": ds, "film": [to_uint8(x_T, signed=True)[0]]}
+    return (_show(x_T), None, None, f"x_T ~ N(0, I), seed {int(seed)}: press Step or Play.", None, m.T, state)
+
+
+def _run(state: dict, n: int, var: str, every: int = 1):
+    """Advance the chain by up to n steps, yielding a frame every `every` steps (and at the end)."""
+    m = _model(state["ds"])
+    sch = diffusion.schedule_of(m)
+    if state["t"] <= 0:
+        raise gr.Error("The chain has reached x_0: press Reset for a new x_T.")
+    stop = max(0, state["t"] - int(n))
+    for step in diffusion.sample_steps(m, sch, state["x"], state["seed"], t_start=state["t"], var=var):
+        state = {**state, "x": step.prev_sample, "t": step.t - 1}
+        if state["t"] % FILM_EVERY == 0:
+            state["film"] = state["film"] + [to_uint8(step.prev_sample, signed=True)[0]]
+        if state["t"] == stop or (state["t"] - stop) % every == 0:
+            yield (*_frame(step, sch, var, state["film"]), state)
+        if state["t"] == stop:
+            return
+
+
+def step_n(state: dict, n: float, var: str):
+    """Step the reverse chain n steps (1, 10, 100) and show the last one."""
+    *_, last = _run(_need(state), int(n), var, every=10 ** 9)
+    return last
+
+
+def play(state: dict, var: str, every: float):
+    """Stream the chain to the browser, one frame every `every` steps, until t = 0 or Pause."""
+    yield from _run(_need(state), 10 ** 9, var, int(every))
+
+
+def jump(state: dict, target: float, var: str):
+    """Run the chain down to t = target."""
+    state = _need(state)
+    if int(target) >= state["t"]:
+        raise gr.Error(f"The chain only runs downward: pick a t below the current t = {state['t']}.")
+    return step_n(state, state["t"] - int(target), var)
+
+
+def _need(state: dict | None) -> dict:
+    if not state:
+        raise gr.Error("Press Reset to draw x_T first.")
+    return state
+
+
+@friendly
+def partial(ds: str, index: float, upload, t0: float, seed: float):
+    """Noise a real image to t0 with q(x_t | x_0), then run Algorithm 2 from t0: what is kept, what invented."""
+    m = _model(ds)
+    sch = diffusion.schedule_of(m)
+    x0 = _x0(ds, index, upload)
+    x_t = diffusion.q_sample(x0, int(t0), diffusion.noise(tuple(x0.shape), int(seed)), sch)
+    out = diffusion.sample(m, sch, x_t, int(seed), t_start=int(t0)) if t0 > 0 else x_t
+    return _show(x0), _show(x_t), _show(out)
+
+
+def ddpm_vs_ddim(ds: str, seed: float, S: float):
+    """The same 4 x_T through Algorithm 2 (T steps) and DDIM (S steps), each timed."""
+    m = _model(ds)
+    sch = diffusion.schedule_of(m)
+    x_T = diffusion.noise((4, 1, 28, 28), int(seed))
+    t = time.perf_counter()
+    a = diffusion.sample(m, sch, x_T, int(seed))
+    t_ddpm = time.perf_counter() - t
+    t = time.perf_counter()
+    b = diffusion.ddim_sample(m, sch, x_T, int(S))
+    t_ddim = time.perf_counter() - t
+    md = (f"DDPM: **{sch.T} steps, {t_ddpm:.2f} s** · DDIM (η = 0): **{int(S)} steps, {t_ddim:.2f} s** "
+          f"({t_ddpm / max(t_ddim, 1e-9):.0f}× faster), same x_T, same trained ε_θ, on this server's CPU.")
+    return image(grid(to_uint8(a, signed=True), 4), 4 * 84), image(grid(to_uint8(b, signed=True), 4), 4 * 84), md
+
+
+def samples(ds: str, seed: float, S: float):
+    """16 final samples with DDIM-S (fast)."""
+    m = _model(ds)
+    x0 = diffusion.ddim_sample(m, diffusion.schedule_of(m), diffusion.noise((16, 1, 28, 28), int(seed)), int(S))
+    return image(grid(to_uint8(x0, signed=True), 4), 336)
+
+
+INTRO = """### Denoising diffusion (DDPM, Ho et al. 2020)
+**Forward:** add a little Gaussian noise T = 1000 times, q(x_t | x_{t−1}) = N(√(1 − β_t) x_{t−1}, β_t I), until x_T is
+pure noise. **Reverse:** a U-Net ε_θ(x_t, t) learned to predict the noise (L_simple = E‖ε − ε_θ(√ᾱ_t x_0 +
+√(1 − ᾱ_t) ε, t)‖²), and Algorithm 2 removes it one step at a time.
+"""
+
+
+def build(demo: gr.Blocks) -> None:
+    gr.Markdown(INTRO)
+    gr.Markdown(missing(["ddpm-mnist", "ddpm-fashion"]), elem_classes="banner")
+    ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset")
+    with gr.Tab("Reverse: denoise step by step"):
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                with gr.Row():
+                    seed = gr.Number(0, label="seed of x_T", precision=0, minimum=0, min_width=90)
+                    t_now = gr.Number(1000, label="t", interactive=False, elem_id="ddpm-t", min_width=90)
+                with gr.Row():
+                    reset_b = gr.Button("Reset x_T", size="md", min_width=90)
+                    play_b = gr.Button("▶ Play", variant="primary", elem_id="ddpm-play", size="md", min_width=90)
+                    pause_b = gr.Button("Pause", variant="stop", elem_id="ddpm-pause", size="md", min_width=90)
+                with gr.Row():
+                    s1 = gr.Button("Step 1", size="md", min_width=70, elem_id="ddpm-step1")
+                    s10 = gr.Button("Step 10", size="md", min_width=70)
+                    s100 = gr.Button("Step 100", size="md", min_width=70)
+                with gr.Row():
+                    target = gr.Number(500, label="jump to t", precision=0, minimum=0, maximum=999, min_width=90)
+                    jump_b = gr.Button("Jump", size="md", min_width=70)
+                var = gr.Radio([("β_t", "beta"), ("β̃_t", "beta_tilde")], value="beta", label="σ_t² =")
+                every = gr.Radio([1, 5, 10, 25], value=5, label="Play: steps per frame")
+            with gr.Column(scale=3):
+                with gr.Row():
+                    x_img = gr.Image(label="x_t", format="png", elem_id="ddpm-xt", elem_classes="crisp",
+                                     interactive=False, height=260)
+                    eps_img = gr.Image(label="predicted noise ε_θ(x_t, t)", format="png", elem_classes="crisp",
+                                       interactive=False, height=260)
+                    x0_img = gr.Image(label="predicted x̂_0", format="png", elem_classes="crisp", interactive=False,
+                                      height=260)
+                numbers = gr.Markdown(elem_classes="numbers", elem_id="ddpm-numbers")
+        film = gr.Image(label=f"filmstrip: x_t every {FILM_EVERY} steps", format="png", elem_classes="crisp",
+                        interactive=False, height=90)
+        chain = gr.State(None)
+    with gr.Tab("Forward: add noise"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                index = gr.Number(0, label="test image index", precision=0, minimum=0, maximum=1999)
+                upload = gr.Image(label="...or upload / paste", type="pil", sources=["upload", "clipboard"], height=150)
+                sch_name = gr.Radio(["linear", "cosine"], value="linear", label="schedule")
+                t = gr.Slider(0, 1000, 100, step=1, label="t", elem_id="ddpm-forward-t")
+                eps_seed = gr.Number(0, label="seed of ε", precision=0)
+                with gr.Row():
+                    q1, q10 = gr.Button("q step ×1"), gr.Button("q step ×10")
+            with gr.Column(scale=2):
+                with gr.Row():
+                    xt_img = gr.Image(label="x_t", format="png", elem_classes="crisp", interactive=False, height=224)
+                    e_img = gr.Image(label="ε", format="png", elem_classes="crisp", interactive=False, height=224)
+                    f_md = gr.Markdown(elem_classes="numbers")
+                strip = gr.Image(label="x_t at t = " + ", ".join(map(str, STRIP_T)), format="png",
+                                 elem_classes="crisp", interactive=False)
+        with gr.Row():
+            hist = gr.LinePlot(x="pixel value", y="density", color="of", title="pixel histogram of x_t vs N(0, 1)",
+                               height=260)
+            sched = gr.LinePlot(x="t", y="value", color="curve", title="schedules (current t marked)", height=260)
+        fwd_state = gr.State(None)
+    with gr.Tab("Partial denoising"):
+        gr.Markdown("Noise a real image (the one picked under *Forward*) to t₀, then run the reverse chain from t₀. "
+                    "Small t₀: the model keeps the digit. Large t₀: it invents a new one.")
+        with gr.Row():
+            t0 = gr.Slider(0, 1000, 400, step=10, label="t₀")
+            p_seed = gr.Number(0, label="seed", precision=0)
+            p_go = gr.Button("Noise and denoise", variant="primary")
+        with gr.Row():
+            p0, pt, pout = (gr.Image(label=lbl, format="png", elem_classes="crisp", interactive=False, height=224)
+                            for lbl in ("x_0 (real)", "x_t₀ = noised", "denoised from t₀"))
+    with gr.Tab("DDPM vs DDIM, samples"):
+        with gr.Row():
+            c_seed = gr.Number(0, label="seed", precision=0)
+            S = gr.Slider(5, 200, 50, step=5, label="DDIM steps S")
+            c_go = gr.Button("Sample the same x_T both ways (DDPM takes seconds)", variant="primary")
+            g_go = gr.Button("16 samples (DDIM)")
+        c_md = gr.Markdown(elem_classes="numbers")
+        with gr.Row():
+            c_ddpm = gr.Image(label="DDPM, T steps", format="png", elem_classes="crisp", interactive=False)
+            c_ddim = gr.Image(label="DDIM, S steps", format="png", elem_classes="crisp", interactive=False)
+            g_img = gr.Image(label="samples", format="png", elem_classes="crisp", interactive=False)
+
+    frame_out = [x_img, eps_img, x0_img, numbers, film, t_now, chain]
+    reset_ev = dict(fn=reset, inputs=[ds, seed], outputs=frame_out)
+    reset_b.click(**reset_ev, api_name="ddpm_reset")
+    ds.change(**reset_ev, api_name=False)
+    seed.submit(**reset_ev, api_name=False)
+    for b, n in ((s1, 1), (s10, 10), (s100, 100)):
+        b.click(lambda st, v, n=n: step_n(st, n, v), [chain, var], frame_out, api_name=f"ddpm_step{n}",
+                show_progress="hidden")
+    play_ev = play_b.click(play, [chain, var, every], frame_out, api_name="ddpm_play", show_progress="hidden",
+                           concurrency_limit=4)
+    pause_b.click(None, cancels=[play_ev], api_name=False)
+    jump_b.click(jump, [chain, target, var], frame_out, api_name="ddpm_jump")
+
+    fwd_in = [ds, index, upload, sch_name, t, eps_seed]
+    fwd_out = [xt_img, e_img, f_md, strip, hist, sched, fwd_state]
+    t.input(forward, fwd_in, fwd_out, api_name=False, show_progress="hidden", trigger_mode="always_last")
+    for c in (ds, index, upload, sch_name, eps_seed):
+        c.change(forward, fwd_in, fwd_out, api_name=False, show_progress="hidden")
+    t.release(forward, fwd_in, fwd_out, api_name="ddpm_forward", show_progress="hidden")
+    for b, n in ((q1, 1), (q10, 10)):
+        b.click(lambda st, s, sd, n=n: q_steps(st, s, n, sd), [fwd_state, sch_name, eps_seed],
+                [xt_img, f_md, fwd_state, t], api_name=False)
+    p_go.click(partial, [ds, index, upload, t0, p_seed], [p0, pt, pout], api_name="ddpm_partial")
+    c_go.click(ddpm_vs_ddim, [ds, c_seed, S], [c_ddpm, c_ddim, c_md], api_name="ddpm_sample")
+    g_go.click(samples, [ds, c_seed, S], g_img, api_name="ddim_sample")
+    demo.load(**reset_ev, api_name=False).then(forward, fwd_in, fwd_out, api_name=False).then(
+        samples, [ds, c_seed, S], g_img, api_name=False)
