@@ -8,7 +8,7 @@ import argparse
 
 import gradio as gr
 
-from gen.ui import common, ddpm_tab, vae_tab
+from gen.ui import common, ddpm_tab, gan_tab, vae_tab
 
 TITLE = "genlab: generative models, live"
 
@@ -19,6 +19,8 @@ def build() -> gr.Blocks:
                     "with the lecture's equations next to their live values.")
         with gr.Tab("VAE", id="vae"):
             vae_tab.build(demo)
+        with gr.Tab("GAN", id="gan"):
+            gan_tab.build(demo)
         with gr.Tab("DDPM diffusion", id="ddpm"):
             ddpm_tab.build(demo)
     # 2 vCPUs: one heavy event at a time per handler, a bounded queue so a crowd waits instead of piling up.

@@ -56,3 +56,162 @@ def g_loss(fake_logits: torch.Tensor, loss: str = "non-saturating") -> torch.Ten
         return F.logsigmoid(-fake_logits).mean()
     # non-saturating: G ascends E[log D(G(z))], strong gradients early in training
     return -F.logsigmoid(fake_logits).mean()
+
+
+# --- Lab helpers for the GAN tab (gen/ui/gan_tab.py): seeds, nudges, truncation, D's verdicts, training records ---
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from gen.images import to_float, to_uint8
+from gen.latent import lerp, seed_to_z, seeds_to_z, slerp
+
+SEED_MAX = 2**31 - 1  # seeds are 0 .. 2**31 - 1 everywhere in the app
+
+
+def clamp_seed(seed: float | None) -> tuple[int, str]:
+    """A seed typed by a user -> (seed clamped to 0 .. SEED_MAX, a note saying so; '' when unchanged).
+
+    Raises ValueError with a message meant for the user when there is no number at all.
+    """
+    if seed is None or not math.isfinite(float(seed)):
+        raise ValueError(f"Type a seed: a whole number from 0 to {SEED_MAX}.")
+    s = int(round(float(seed)))
+    c = min(max(s, 0), SEED_MAX)
+    return c, "" if c == s else f"seed {s} is outside 0 … {SEED_MAX}: showing seed {c}"
+
+
+def nudge_directions(z_dim: int, n: int = 3, seed: int = 2024) -> torch.Tensor:
+    """n orthonormal directions u_i in z-space [n, z_dim], drawn once from a fixed seed: the same every run."""
+    q, _ = torch.linalg.qr(seed_to_z(seed, z_dim, n).T)
+    return q.T.contiguous()
+
+
+def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
+    """The truncation trick around the prior's mean 0: z -> psi z. psi < 1 trades diversity for typical samples."""
+    return z * float(psi)
+
+
+def latents(seeds: Sequence[int], z_dim: int, psi: float = 1.0, nudge: Sequence[float] = ()) -> torch.Tensor:
+    """z = psi * seed_to_z(s) + sum_i a_i u_i for each seed s (a_i = nudge[i], u_i = nudge_directions)."""
+    z = truncate(seeds_to_z([int(s) for s in seeds], z_dim), psi)
+    if any(float(a) for a in nudge):
+        z = z + torch.tensor([float(a) for a in nudge]) @ nudge_directions(z_dim, len(nudge))
+    return z
+
+
+class Verdict(NamedTuple):
+    images: np.ndarray  # uint8 [N,28,28]
+    d: np.ndarray  # D(x) for each image, float [N]
+
+
+@torch.no_grad()
+def generate_with_d(G: Generator, D: Discriminator, z: torch.Tensor) -> Verdict:
+    """G(z) as uint8 images and the discriminator's verdict D(G(z)) on each (on G's float output)."""
+    x = G(z)
+    return Verdict(to_uint8(x, signed=True), D.prob(x).numpy())
+
+
+@torch.no_grad()
+def judge_real(D: Discriminator, images: np.ndarray) -> np.ndarray:
+    """D(x) for uint8 real images [N,28,28]."""
+    return D.prob(to_float(images, signed=True)).numpy()
+
+
+class Walk(NamedTuple):
+    images: np.ndarray  # uint8 [steps,28,28]
+    d: np.ndarray  # D(G(z)) along the path
+    norms: np.ndarray  # ||z|| along the path: lerp dips toward the origin, slerp keeps the typical norm
+
+
+def walk(G: Generator, D: Discriminator, z0: torch.Tensor, z1: torch.Tensor, steps: int,
+         method: str = "linear") -> Walk:
+    """Decode `steps` points from z0 to z1 ([z_dim] each), straight ('linear') or on the great circle ('spherical')."""
+    if method not in ("linear", "spherical"):
+        raise ValueError(f"unknown interpolation {method!r}; use 'linear' or 'spherical'")
+    if not 2 <= int(steps) <= 256:
+        raise ValueError(f"steps must be between 2 and 256, got {steps}")
+    z = (slerp if method == "spherical" else lerp)(z0, z1, int(steps))
+    v = generate_with_d(G, D, z)
+    return Walk(v.images, v.d, z.norm(dim=1).numpy())
+
+
+class ObjectiveTerms(NamedTuple):
+    d_fake: float  # D(G(z))
+    log_1m_d_fake: float  # log(1 - D(G(z))): the minimax generator descends it
+    log_d_fake: float  # log D(G(z)): the non-saturating generator ascends it
+    d_real: float  # D(x)
+    log_d_real: float  # log D(x)
+    value: float  # log D(x) + log(1 - D(G(z))): this pair's term of V(D, G); D ascends it
+    slope_minimax: float  # d/d(logit) of log(1 - D(G(z))) = -D(G(z)): vanishes where D rejects the fake
+    slope_ns: float  # d/d(logit) of log D(G(z)) = 1 - D(G(z)): large where D rejects the fake
+
+
+@torch.no_grad()
+def objective_terms(G: Generator, D: Discriminator, z: torch.Tensor, real: np.ndarray) -> ObjectiveTerms:
+    """The terms of min_G max_D V(D, G) for the sample G(z) (z: [1, z_dim]) and one uint8 real image [28,28]."""
+    lf = float(D(G(z))[0])  # logits; log D = logsigmoid(l), log(1 - D) = logsigmoid(-l)
+    lr = float(D(to_float(real[None], signed=True))[0])
+    ls = F.logsigmoid
+    t = torch.tensor([lf, -lf, lr], dtype=torch.float64)
+    log_d_fake, log_1m_d_fake, log_d_real = ls(t).tolist()
+    d_fake = math.exp(log_d_fake)
+    return ObjectiveTerms(d_fake, log_1m_d_fake, log_d_fake, math.exp(log_d_real), log_d_real,
+                          log_d_real + log_1m_d_fake, -d_fake, 1 - d_fake)
+
+
+@torch.no_grad()
+def class_histogram(G: Generator, clf: nn.Module, n: int = 1000, seed: int = 0) -> np.ndarray:
+    """Fraction of n samples (z = seed_to_z(seed, z_dim, n)) in each of the 10 classes, by the classifier `clf`.
+
+    The mode-coverage check: a collapsed generator piles its samples onto a few classes.
+    """
+    from gen.evaluate import features_and_labels
+
+    images = to_uint8(G(seed_to_z(seed, G.z_dim, n)), signed=True)
+    _, labels = features_and_labels(clf, images)
+    return np.bincount(labels, minlength=10) / n
+
+
+@torch.no_grad()
+def mean_verdicts(G: Generator, D: Discriminator, real: np.ndarray, n: int = 1000,
+                  seed: int = 0) -> tuple[float, float]:
+    """(mean D(x) over the uint8 real images, mean D(G(z)) over n samples): both 0.5 at the game's equilibrium."""
+    return float(judge_real(D, real).mean()), float(generate_with_d(G, D, seed_to_z(seed, G.z_dim, n)).d.mean())
+
+
+def training_info(name: str) -> dict:
+    """The model's training.json (settings and the per-epoch 'history'), or {} when not shipped."""
+    from gen import hub
+
+    p = hub.extra_file(name, "training.json")
+    return json.loads(p.read_text()) if p else {}
+
+
+def metrics(name: str) -> dict:
+    """The model's metrics.json (FID, class histogram), or {} when not shipped."""
+    from gen import hub
+
+    p = hub.extra_file(name, "metrics.json")
+    return json.loads(p.read_text()) if p else {}
+
+
+def snapshots(name: str) -> dict[int, Path]:
+    """The fixed-z 8x8 sample grids that train/gan.py kept during training: {epoch: png path}, by epoch."""
+    from gen import hub
+
+    local = hub.checkpoint_dir() / name / "snapshots"
+    if local.is_dir():
+        found = {int(m.group(1)): p for p in local.glob("epoch-*.png") if (m := re.fullmatch(r"epoch-(\d+)", p.stem))}
+        return dict(sorted(found.items()))
+    info = training_info(name)  # from the Hub: ask for the epochs the training command kept
+    m = re.search(r"--snapshots[ =]([\d,]+)", info.get("command", ""))
+    epochs = {int(e) for e in (m.group(1) if m else "1,2,5,10,20,40").split(",") if e}
+    epochs = {e for e in epochs if e <= info.get("epochs_done", 10**9)} | {info.get("epochs_done", 0)}
+    found = {e: hub.extra_file(name, f"snapshots/epoch-{e:03d}.png") for e in sorted(epochs) if e > 0}
+    return {e: p for e, p in found.items() if p is not None}

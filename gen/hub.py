@@ -8,9 +8,11 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import socket
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from safetensors import SafetensorError
@@ -77,11 +79,28 @@ def _from_folder(cls: type, folder: Path, where: str) -> torch.nn.Module:
     return model.eval()
 
 
-def _download(name: str, entry: Entry) -> Path:
-    from huggingface_hub import hf_hub_download
+def _reachable(url: str, timeout: float = 2.0) -> bool:
+    """Can we open a TCP connection to the Hub? Avoids huggingface_hub's retries (about 30 s) when offline."""
+    u = urlparse(url)
+    try:
+        socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout).close()
+        return True
+    except OSError:
+        return False
 
-    paths = [hf_hub_download(repo_id(name), f, revision=entry.revision) for f in ("config.json", "model.safetensors")]
-    return Path(paths[0]).parent
+
+def _download(repo: str, revision: str, filename: str) -> Path:
+    """One file of a Hub repo: from the cache when it is there, else downloaded (if the Hub answers)."""
+    from huggingface_hub import constants, hf_hub_download
+
+    try:
+        return Path(hf_hub_download(repo, filename, revision=revision, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not cached: go to the network below
+        if constants.HF_HUB_OFFLINE:
+            raise
+    if not _reachable(constants.ENDPOINT):
+        raise ConnectionError(f"the Hub at {constants.ENDPOINT} cannot be reached (connection refused or no network)")
+    return Path(hf_hub_download(repo, filename, revision=revision))
 
 
 def fetch(name: str) -> tuple[Path, str]:
@@ -95,9 +114,12 @@ def fetch(name: str) -> tuple[Path, str]:
         return local, str(local)
     tried.append(f"{local} (no model.safetensors)")
     try:
-        return _download(name, entry), f"hub:{repo_id(name)}@{entry.revision}"
+        for f in ("config.json", "model.safetensors"):
+            folder = _download(repo_id(name), entry.revision, f).parent
+        return folder, f"hub:{repo_id(name)}@{entry.revision}"
     except Exception as e:  # noqa: BLE001 - any Hub failure is reported with the alternatives
-        tried.append(f"Hugging Face Hub {repo_id(name)}@{entry.revision} ({type(e).__name__}: {str(e)[:200]})")
+        first_line = str(e).splitlines()[0][:300] if str(e) else ""
+        tried.append(f"Hugging Face Hub {repo_id(name)}@{entry.revision} ({type(e).__name__}: {first_line})")
     raise ModelNotFound(
         f"model {name!r} not found. Tried: " + "; ".join(tried)
         + f". Train it with: {entry.train}  (or go online / unset HF_HUB_OFFLINE to download it)"
@@ -117,8 +139,6 @@ def extra_file(name: str, filename: str) -> Path | None:
     if local.exists():
         return local
     try:
-        from huggingface_hub import hf_hub_download
-
-        return Path(hf_hub_download(repo_id(name), filename, revision=REGISTRY[name].revision))
+        return _download(repo_id(name), REGISTRY[name].revision, filename)
     except Exception:  # noqa: BLE001 - extras are optional
         return None

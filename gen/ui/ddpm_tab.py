@@ -78,7 +78,8 @@ def q_steps(state: dict | None, sch_name: str, n: int, seed: float):
     ab = float(sch.alpha_bar[t])
     md = (f"**q(x_t | x_{{t−1}}) = N(√(1 − β_t) x_{{t−1}}, β_t I)** applied step by step, now at t = **{t}**  \n"
           f"pixels: mean {x.mean():.3f}, std {x.std():.3f}; the closed form predicts mean √ᾱ_t·mean(x_0) = "
-          f"{ab ** 0.5 * float(state['x0'].mean()):.3f} and, around it, noise of std √(1 − ᾱ_t) = {(1 - ab) ** 0.5:.3f}")
+          f"{ab ** 0.5 * float(state['x0'].mean()):.3f} and, around it, noise of std "
+          f"√(1 − ᾱ_t) = {(1 - ab) ** 0.5:.3f}")
     return _show(x), md, {**state, "x": x, "t": t}, t
 
 

@@ -1,0 +1,83 @@
+"""Shared fixtures: one launched app per test session (a real `python app.py`), and headless Chromium."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch_app(env: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start `python app.py` on a free port with no network needed; returns the process and its URL."""
+    port = port or free_port()
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {})}
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(240):
+        if proc.poll() is not None:
+            raise RuntimeError(f"app exited: {proc.stdout.read()}")
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("app did not start in 120 s")
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    proc, url = launch_app()
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium. Missing Chromium skips, except under CI (GENLAB_STRICT=1), where it fails."""
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        msg = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium)"
+        if os.environ.get("GENLAB_STRICT") == "1":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    p = browser.new_page(viewport={"width": 1280, "height": 720})
+    p.goto(app_url)
+    p.wait_for_selector("button[role=tab]", timeout=60_000)
+    yield p
+    p.close()

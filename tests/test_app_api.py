@@ -1,0 +1,80 @@
+"""The app's API through gradio_client, against a launched `python app.py`."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gradio_client import handle_file
+from PIL import Image
+
+
+def img(path: str) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("L"))
+
+
+def test_vae_decode_changes_with_z_and_is_crisp(client):
+    a = img(client.predict(0.0, 0.0, "MNIST", api_name="/vae_decode"))
+    b = img(client.predict(2.0, -1.5, "MNIST", api_name="/vae_decode"))
+    assert a.shape == (336, 336)
+    assert np.abs(a.astype(int) - b).mean() > 5
+    # nearest-neighbour upscaling: every 12x12 block is one flat pixel
+    assert (a[:12, :12] == a[0, 0]).all() and (a[12:24, 12:24] == a[12, 12]).all()
+
+
+def test_vae_decode_is_deterministic(client):
+    assert (img(client.predict(0.5, 0.5, "Fashion-MNIST", api_name="/vae_decode"))
+            == img(client.predict(0.5, 0.5, "Fashion-MNIST", api_name="/vae_decode"))).all()
+
+
+def test_vae_map(client):
+    grid, scatter, legend = client.predict("Fashion-MNIST", 0.0, 0.0, api_name="/vae_map")
+    assert img(grid).shape == (420, 420) and img(scatter).shape == (420, 420)
+    assert "Sneaker" in legend
+
+
+@pytest.mark.parametrize("method", ["linear", "spherical"])
+def test_vae_interpolate(client, method):
+    strip = img(client.predict("MNIST", "16-D latent (sharper)", 0, 1, 8, method, api_name="/vae_interpolate"))
+    assert strip.shape[1] > 6 * strip.shape[0]  # a strip of 8 images
+
+
+def test_vae_encode_upload_shows_terms(client, tmp_path):
+    # a dark "1" on white paper, as a phone photo of a drawing would be
+    a = np.full((200, 120, 3), 240, np.uint8)
+    a[30:170, 55:70] = 20
+    Image.fromarray(a).save(tmp_path / "one.png")
+    pre, rec, md = client.predict("MNIST", "2-D latent", None, handle_file(tmp_path / "one.png"), 0,
+                                  api_name="/vae_encode")
+    assert img(pre).max() > 200 and img(pre)[0].max() == 0  # inverted to white-on-black
+    assert "ELBO" in md and "KL" in md and "nats" in md and "inverted" in md
+
+
+def test_vae_encode_rejects_non_images_clearly(client, tmp_path):
+    (tmp_path / "flat.png").write_bytes(b"")
+    Image.new("L", (64, 64), 255).save(tmp_path / "flat.png")
+    with pytest.raises(Exception, match="empty"):
+        client.predict("MNIST", "2-D latent", None, handle_file(tmp_path / "flat.png"), 0, api_name="/vae_encode")
+
+
+def test_ae_vs_vae(client):
+    ae, vae, note = client.predict(0, api_name="/vae_ae_vs_vae")
+    assert img(ae).shape == img(vae).shape and "N(0, I)" in note
+
+
+def test_ddpm_forward_closed_form_numbers(client):
+    x_t, eps, md, strip, *_ = client.predict("MNIST", 0, None, "linear", 1000, 0, api_name="/ddpm_forward")
+    assert "t = **1000**" in md and "SNR" in md
+    # at t = T the image is (nearly) the noise itself
+    assert np.abs(img(x_t).astype(int) - img(eps)).mean() < 3
+
+
+def test_ddpm_reverse_steps(client):
+    out = client.predict("MNIST", 7, api_name="/ddpm_reset")
+    assert out[5] == 1000
+    out = client.predict("beta", api_name="/ddpm_step10")
+    assert out[5] == 990 and "Algorithm 2" in out[3]
+    out = client.predict(100, "beta", api_name="/ddpm_jump")
+    assert out[5] == 100
+
+
+def test_ddim_samples(client):
+    assert img(client.predict("MNIST", 0, 10, api_name="/ddim_sample")).shape[0] >= 2 * (4 * 30 + 2)  # 4x4, 2x

@@ -1,0 +1,185 @@
+"""DDPM (lecture section 4): schedules, forward process, posterior, Algorithms 1 and 2, DDIM (eta = 0)."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gen import diffusion as D
+from gen.unet import UNet, timestep_embedding
+
+
+def oracle(x0: torch.Tensor, sch: D.Schedule):
+    """The exact noise predictor for a point-mass data set at x0: eps = (x_t - sqrt(ab_t) x0) / sqrt(1 - ab_t)."""
+    def eps(x_t, t):
+        ab = sch.alpha_bar[t].to(x_t.dtype).reshape(-1, *[1] * (x_t.dim() - 1))
+        return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
+    return eps
+
+
+def test_schedules():
+    sch = D.linear_schedule()
+    assert sch.T == 1000 and len(sch.beta) == 1001
+    assert sch.beta[0] == 0 and sch.alpha_bar[0] == 1
+    assert math.isclose(sch.beta[1], 1e-4) and math.isclose(sch.beta[1000], 0.02)
+    assert (sch.beta[1:].diff() > 0).all()
+    np.testing.assert_allclose(sch.alpha_bar.numpy(), np.cumprod(1 - sch.beta.numpy()), rtol=1e-12)
+    cos = D.cosine_schedule()
+    for s in (sch, cos):
+        assert s.alpha_bar[-1] < 1e-4
+        assert (s.alpha_bar.diff() < 0).all()  # more noise at every step
+    assert D.make_schedule("cosine", 50).T == 50
+
+
+@pytest.mark.parametrize("t", [10, 100])
+def test_q_step_chain_matches_q_x_t_given_x0(t):
+    sch = D.linear_schedule()
+    g = torch.Generator().manual_seed(t)
+    x0 = torch.full((20000,), 1.5, dtype=torch.float64)
+    x = x0
+    for s in range(1, t + 1):
+        x = D.q_step(x, s, torch.randn(x.shape, generator=g, dtype=torch.float64), sch)
+    ab = float(np.prod(1 - sch.beta.numpy()[1:t + 1]))  # computed here, not from the schedule's alpha_bar
+    mean, var = math.sqrt(ab) * 1.5, 1 - ab
+    assert abs(x.mean().item() - mean) < 5 * math.sqrt(var / len(x))
+    assert abs(x.var().item() / var - 1) < 0.05
+    # and q_sample draws from the same distribution
+    xs = D.q_sample(x0, t, torch.randn(x0.shape, generator=g, dtype=torch.float64), sch)
+    assert abs(xs.mean().item() - mean) < 5 * math.sqrt(var / len(x))
+    assert abs(xs.var().item() / var - 1) < 0.05
+
+
+@pytest.mark.parametrize("t", [2, 10, 300, 1000])
+def test_posterior_is_bayes_rule(t):
+    sch = D.cosine_schedule() if t == 300 else D.linear_schedule()
+    beta = sch.beta.numpy()
+    ab_prev = np.prod(1 - beta[1:t])  # alpha_bar_{t-1}
+    x0 = torch.tensor([0.7, -1.0], dtype=torch.float64)
+    x_t = torch.tensor([0.2, 1.3], dtype=torch.float64)
+    # prior q(x_{t-1}|x0) = N(sqrt(ab_prev) x0, 1 - ab_prev), likelihood q(x_t|x_{t-1}) = N(sqrt(1-b) x_{t-1}, b)
+    prec = 1 / (1 - ab_prev) + (1 - beta[t]) / beta[t]
+    var = 1 / prec
+    mean = var * (math.sqrt(ab_prev) * x0 / (1 - ab_prev) + math.sqrt(1 - beta[t]) * x_t / beta[t])
+    post = D.posterior(x0, x_t, t, sch)
+    torch.testing.assert_close(post.mean, mean, rtol=1e-6, atol=1e-9)
+    assert math.isclose(float(post.var), var, rel_tol=1e-6)
+    assert math.isclose(float(sch.beta_tilde[t]), var, rel_tol=1e-6)
+
+
+def test_posterior_at_t1_is_x0():
+    sch = D.linear_schedule()
+    x0, x1 = torch.tensor([0.3], dtype=torch.float64), torch.tensor([5.0], dtype=torch.float64)
+    post = D.posterior(x0, x1, 1, sch)
+    torch.testing.assert_close(post.mean, x0)
+    assert float(post.var) == 0
+
+
+def test_predict_x0_inverts_q_sample():
+    sch = D.linear_schedule()
+    g = torch.Generator().manual_seed(0)
+    x0 = torch.rand(3, 1, 28, 28, generator=g, dtype=torch.float64) * 2 - 1
+    eps = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    t = torch.tensor([1, 500, 1000])
+    x_t = D.q_sample(x0, t, eps, sch)
+    torch.testing.assert_close(D.predict_x0(x_t, t, eps, sch), x0, rtol=0, atol=1e-10)
+    assert not torch.allclose(x_t[2], x0[2], atol=0.1)
+
+
+def test_ancestral_sampling_with_oracle_returns_x0():
+    sch = D.linear_schedule(T=100, beta_T=0.2)
+    x0 = torch.linspace(-1, 1, 4 * 28 * 28).reshape(4, 1, 28, 28)
+    x_T = D.noise(tuple(x0.shape), seed=0)
+    for var in ("beta", "beta_tilde"):
+        out = D.sample(oracle(x0, sch), sch, x_T, seed=1, var=var)
+        torch.testing.assert_close(out, x0, atol=1e-4, rtol=0)
+
+
+def test_reverse_steps_are_the_posterior():
+    """With the oracle, mu_theta is mu_tilde and sigma^2 = beta_tilde gives back q(x_t|x0) at every t."""
+    sch = D.linear_schedule()
+    x0 = torch.linspace(-1, 1, 20000, dtype=torch.float64).reshape(20, 1000)  # 20 "images" of 1000 pixels
+    x_T = D.q_sample(x0, sch.T, D.noise(x0.shape, seed=0).double(), sch)
+    x_t = x_T
+    for step in D.sample_steps(oracle(x0, sch), sch, x_T, seed=1, var="beta_tilde"):
+        if step.t in (900, 500, 20):
+            torch.testing.assert_close(step.mean, D.posterior(x0, x_t, step.t, sch).mean, rtol=1e-6, atol=1e-8)
+            torch.testing.assert_close(step.pred_x0, x0, rtol=1e-6, atol=1e-6)
+            ab = float(sch.alpha_bar[step.t - 1])
+            r = (step.prev_sample - math.sqrt(ab) * x0) / math.sqrt(1 - ab)  # should be N(0, 1)
+            assert abs(r.mean().item()) < 0.04 and abs(r.var().item() - 1) < 0.05, (step.t, r.mean(), r.var())
+        x_t = step.prev_sample
+
+
+def test_ddim_with_oracle_returns_x0_and_is_deterministic():
+    sch = D.linear_schedule()
+    x0 = torch.linspace(-1, 1, 2 * 28 * 28).reshape(2, 1, 28, 28)
+    x_T = D.noise((2, 1, 28, 28), seed=5)
+    assert D.ddim_timesteps(1000, 10) == list(range(1000, 0, -100))
+    torch.testing.assert_close(D.ddim_sample(oracle(x0, sch), sch, x_T, S=10), x0, atol=1e-4, rtol=0)
+
+    def model(x, t):  # some fixed non-trivial eps_theta
+        return torch.tanh(x) * (t.float() / 1000)[:, None, None, None]
+
+    a, b = D.ddim_sample(model, sch, x_T, S=10), D.ddim_sample(model, sch, x_T.clone(), S=10)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, D.ddim_sample(model, sch, D.noise((2, 1, 28, 28), seed=6), S=10))
+    assert len(list(D.ddim_steps(model, sch, x_T, S=10))) == 10
+
+
+@pytest.mark.parametrize("var", ["beta", "beta_tilde"])
+def test_sample_steps(var):
+    sch = D.linear_schedule(T=20, beta_T=0.3)
+    x_T = D.noise((2, 1, 28, 28), seed=0)
+    steps = list(D.sample_steps(lambda x, t: 0.5 * x, sch, x_T, seed=0, var=var))
+    assert [s.t for s in steps] == list(range(20, 0, -1))
+    for s in steps:
+        for v in (s.prev_sample, s.eps, s.pred_x0, s.mean):
+            assert v.shape == x_T.shape
+        want = float((sch.beta if var == "beta" else sch.beta_tilde)[s.t])
+        assert math.isclose(s.sigma**2, want, rel_tol=1e-6)
+        torch.testing.assert_close(s.prev_sample, s.mean + s.sigma * s.z)
+    assert torch.equal(steps[-1].prev_sample, steps[-1].mean)  # no noise on the last step
+    again = list(D.sample_steps(lambda x, t: 0.5 * x, sch, x_T, seed=0, var=var))
+    assert torch.equal(again[-1].prev_sample, steps[-1].prev_sample)
+    other = list(D.sample_steps(lambda x, t: 0.5 * x, sch, x_T, seed=1, var=var))
+    assert not torch.equal(other[-1].prev_sample, steps[-1].prev_sample)
+
+
+def test_loss_simple_and_one_training_step():
+    torch.manual_seed(0)
+    sch = D.linear_schedule()
+    model = UNet(ch=8, T=1000)
+    x0 = torch.rand(8, 1, 28, 28) * 2 - 1
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def loss():
+        torch.manual_seed(1)  # the same t and eps each time
+        return D.loss_simple(model, x0, sch)
+
+    before = loss()
+    assert before.dim() == 0 and 0.5 < before.item() < 2  # an untrained net: about E||eps||^2 = 1 per pixel
+    opt.zero_grad()
+    before.backward()
+    opt.step()
+    assert loss().item() < before.item() - 1e-3
+
+
+def test_unet_shapes_and_embedding():
+    torch.manual_seed(0)
+    model = UNet(ch=8).eval()
+    x, t = torch.randn(3, 1, 28, 28), torch.tensor([1, 500, 1000])
+    with torch.no_grad():
+        out = model(x, t)
+        assert out.shape == x.shape
+        assert not torch.allclose(out, model(x, torch.tensor([2, 501, 999])))  # t enters the net
+    emb = timestep_embedding(t, 16)
+    assert emb.shape == (3, 16)
+    assert emb.abs().max() <= 1 and not torch.allclose(emb[0], emb[1])
+
+
+def test_seeded_noise():
+    a = D.noise((2, 3), seed=4, t=7)
+    assert a.shape == (2, 3)
+    assert torch.equal(a, D.noise((2, 3), seed=4, t=7))
+    assert not torch.equal(a, D.noise((2, 3), seed=4, t=8))
+    assert not torch.equal(a, D.noise((2, 3), seed=5, t=7))

@@ -1,0 +1,42 @@
+"""FID and the shipped feature classifier."""
+import numpy as np
+
+from gen import data, hub
+from gen.evaluate import Classifier, features_and_labels, fid
+
+
+def gaussian(n, mean, scale=1.0, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.asarray(mean, dtype=np.float64) + scale * rng.standard_normal((n, len(mean)))
+
+
+def test_fid_of_a_set_with_itself_is_zero():
+    f = gaussian(3000, [0.0] * 8) @ np.random.default_rng(1).standard_normal((8, 8))  # correlated features
+    assert abs(fid(f, f)) < 1e-6
+
+
+def test_fid_grows_with_a_shift():
+    f = gaussian(3000, [0.0] * 8)
+    shift = np.arange(8) / 4
+    assert abs(fid(f, f + shift) - (shift**2).sum()) < 1e-6  # same covariance: only the mean term
+    assert fid(f, f + 2 * shift) > fid(f, f + shift) > 0
+
+
+def test_fid_of_gaussians():
+    a = gaussian(20000, [0, 0, 0, 0], seed=2)
+    b = gaussian(20000, [1, -1, 2, 0], seed=3)
+    assert abs(fid(a, b) - 6.0) < 0.15  # ||mu1 - mu2||^2 with identity covariances
+    # N(0, I) vs N(0, 4I) in d = 4: Tr(I + 4I - 2 * 2I) = 4
+    c = gaussian(20000, [0, 0, 0, 0], scale=2.0, seed=4)
+    assert abs(fid(a, c) - 4.0) < 0.25
+
+
+def test_shipped_classifier_accuracy():
+    clf = hub.load("classifier-mnist")
+    assert isinstance(clf, Classifier)
+    x, y = data.test_sample("mnist")
+    assert x.shape == (2000, 28, 28) and y.shape == (2000,)
+    feats, pred = features_and_labels(clf, x)
+    assert feats.shape == (2000, 128)
+    acc = (pred == y).mean()
+    assert acc > 0.95, acc
