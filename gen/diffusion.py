@@ -70,8 +70,8 @@ def q_step(x_prev: torch.Tensor, t: int, eps: torch.Tensor, sch: Schedule) -> to
 
 def q_sample(x0: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor, sch: Schedule) -> torch.Tensor:
     # q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I): x_t = sqrt(ab) x_0 + sqrt(1 - ab) eps
-    ab = _at(sch.alpha_bar, t, x0)
-    return ab.sqrt() * x0 + (1 - ab).sqrt() * eps
+    ab = sch.alpha_bar
+    return _at(ab.sqrt(), t, x0) * x0 + _at((1 - ab).sqrt(), t, x0) * eps
 
 
 class Posterior(NamedTuple):
@@ -81,16 +81,16 @@ class Posterior(NamedTuple):
 
 def posterior(x0: torch.Tensor, x_t: torch.Tensor, t: int, sch: Schedule) -> Posterior:
     # q(x_{t-1} | x_t, x_0) = N(mu_tilde_t, beta_tilde_t I)
-    ab, ab_prev, a, b = (_at(v, t, x_t) for v in (sch.alpha_bar, sch.alpha_bar_prev, sch.alpha, sch.beta))
+    ab, ab_prev, a, b = sch.alpha_bar, sch.alpha_bar_prev, sch.alpha, sch.beta  # float64: exact near t = 1
     # mu_tilde_t = sqrt(alpha_t)(1 - ab_{t-1})/(1 - ab_t) x_t + sqrt(ab_{t-1}) beta_t/(1 - ab_t) x_0
-    mean = a.sqrt() * (1 - ab_prev) / (1 - ab) * x_t + ab_prev.sqrt() * b / (1 - ab) * x0
+    mean = _at(a.sqrt() * (1 - ab_prev) / (1 - ab), t, x_t) * x_t + _at(ab_prev.sqrt() * b / (1 - ab), t, x_t) * x0
     return Posterior(mean, _at(sch.beta_tilde, t, x_t))
 
 
 def predict_x0(x_t: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor, sch: Schedule) -> torch.Tensor:
     # invert q_sample: x_0 = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t)
-    ab = _at(sch.alpha_bar, t, x_t)
-    return (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+    ab = sch.alpha_bar
+    return (x_t - _at((1 - ab).sqrt(), t, x_t) * eps) / _at(ab.sqrt(), t, x_t)
 
 
 # ---- Algorithm 1: training -------------------------------------------------------------------
@@ -136,7 +136,7 @@ def sample_steps(model: EpsModel, sch: Schedule, x_T: torch.Tensor, seed: int, t
                  var: str = "beta") -> Iterator[Step]:
     """Algorithm 2 as a generator: yields every step from t = t_start (default T) down to 1."""
     x_t = x_T
-    for t in range(t_start or sch.T, 0, -1):
+    for t in range(sch.T if t_start is None else t_start, 0, -1):
         step = p_sample(model, x_t, t, sch, noise(tuple(x_t.shape), seed, t).to(x_t), var)
         yield step
         x_t = step.prev_sample

@@ -57,9 +57,10 @@ def preprocess(img: Image.Image | np.ndarray) -> Preprocessed:
     Raises ValueError with a message meant for the user.
     """
     if isinstance(img, np.ndarray):
-        if img.dtype == np.uint16 or img.dtype == np.int32:
-            img = (img / max(1, img.max()) * 255).astype(np.uint8)
-        img = Image.fromarray(img.astype(np.uint8) if img.dtype != np.uint8 else img)
+        if img.dtype != np.uint8:  # 16-bit, float...: stretch min..max to 0..255, as for 16-bit PIL images
+            a = img.astype(np.float64)
+            img = (255 * (a - a.min()) / max(1e-9, np.ptp(a))).astype(np.uint8)
+        img = Image.fromarray(img)
     if max(img.size) > MAX_SIDE:
         raise ValueError(f"Image is {img.size[0]}x{img.size[1]} px; please use one under {MAX_SIDE} px a side.")
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):

@@ -1,4 +1,5 @@
 """Train a DCGAN with Algorithm 1 of Goodfellow et al. (k D steps per G step): `python train/gan.py --dataset mnist`."""
+import json
 import sys
 from pathlib import Path
 
@@ -17,6 +18,8 @@ p = parser(__doc__, epochs=40, batch=128, lr=2e-4)
 p.add_argument("--k", type=int, default=1, help="discriminator steps per generator step")
 p.add_argument("--loss", choices=["non-saturating", "minimax"], default="non-saturating")
 p.add_argument("--z-dim", type=int, default=64)
+p.add_argument("--init", default=None, help="start from an exported model folder (G; its -D beside it), "
+               "e.g. to continue training on other hardware")
 p.add_argument("--snapshots", default="1,2,5,10,20,40", help="epochs whose fixed-seed sample grid is kept")
 args = p.parse_args()
 x, _ = setup(args, f"gan{'-minimax' if args.loss == 'minimax' else ''}-{args.dataset}")
@@ -31,6 +34,14 @@ if state := load_state(args.state):
         obj.load_state_dict(state[key])
     start, history, spent, snaps = state["epoch"], state["history"], state["seconds"], state["snaps"]
     print(f"resumed from {args.state} at epoch {start}")
+if args.init and not state:
+    from gen.hub import _from_folder  # noqa: E402 - the same safetensors loading the app uses
+
+    G.load_state_dict(_from_folder(Generator, Path(args.init), args.init).state_dict())
+    D.load_state_dict(_from_folder(Discriminator, Path(args.init + "-D"), args.init + "-D").state_dict())
+    prev = json.loads((Path(args.init) / "training.json").read_text())
+    start, history, spent = prev["epochs_done"], prev["history"], prev["train_seconds"]
+    print(f"initialised from {args.init} (epoch {start}); optimiser state starts fresh")
 clock = Clock(spent, args.max_minutes)
 keep = {int(e) for e in args.snapshots.split(",")}
 step = start * (len(x) // args.batch)

@@ -14,7 +14,8 @@ from gen.images import upscale
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion"}
 
 CSS = """
-.crisp img, .crisp canvas { image-rendering: pixelated; image-rendering: crisp-edges; }
+/* Small images (a 28x28 frame) fill their box, upscaled by the browser pixel for pixel. */
+.crisp img { image-rendering: pixelated; object-fit: contain !important; }
 .numbers { font-family: ui-monospace, monospace; font-size: 1.05rem; }
 .banner { border-left: 6px solid #d33; padding-left: .6rem; }
 """

@@ -97,9 +97,12 @@ def _numbers(step: diffusion.Step, sch: diffusion.Schedule, var: str) -> str:
             f"predicted x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t")
 
 
-def _frame(step: diffusion.Step, sch, var: str, film: list[np.ndarray]):
-    return (_show(step.prev_sample), _show(step.eps), _show(step.pred_x0.clamp(-1, 1)), _numbers(step, sch, var),
-            image(grid(np.stack(film), len(film), pad=1), 56 * len(film)) if film else None, step.t - 1)
+def _frame(step: diffusion.Step, sch, var: str, film: list[np.ndarray] | None):
+    """One shown step. Frames go out at 28x28 (the browser upscales them crisply): streaming stays fast.
+    `film` is None when the filmstrip did not change."""
+    return (_show(step.prev_sample, 28), _show(step.eps, 28), _show(step.pred_x0.clamp(-1, 1), 28),
+            _numbers(step, sch, var),
+            gr.skip() if film is None else image(grid(np.stack(film), len(film), pad=1), 56 * len(film)), step.t - 1)
 
 
 def reset(ds: str, seed: float):
@@ -117,12 +120,15 @@ def _run(state: dict, n: int, var: str, every: int = 1):
     if state["t"] <= 0:
         raise gr.Error("The chain has reached x_0: press Reset for a new x_T.")
     stop = max(0, state["t"] - int(n))
+    film_changed = True
     for step in diffusion.sample_steps(m, sch, state["x"], state["seed"], t_start=state["t"], var=var):
         state = {**state, "x": step.prev_sample, "t": step.t - 1}
         if state["t"] % FILM_EVERY == 0:
             state["film"] = state["film"] + [to_uint8(step.prev_sample, signed=True)[0]]
+            film_changed = True
         if state["t"] == stop or (state["t"] - stop) % every == 0:
-            yield (*_frame(step, sch, var, state["film"]), state)
+            yield (*_frame(step, sch, var, state["film"] if film_changed else None), state)
+            film_changed = False
         if state["t"] == stop:
             return
 
@@ -215,7 +221,7 @@ def build(demo: gr.Blocks) -> None:
                     target = gr.Number(500, label="jump to t", precision=0, minimum=0, maximum=999, min_width=90)
                     jump_b = gr.Button("Jump", size="md", min_width=70)
                 var = gr.Radio([("β_t", "beta"), ("β̃_t", "beta_tilde")], value="beta", label="σ_t² =")
-                every = gr.Radio([1, 5, 10, 25], value=5, label="Play: steps per frame")
+                every = gr.Radio([1, 5, 10, 25], value=5, label="Play: steps per frame", elem_id="ddpm-every")
             with gr.Column(scale=3):
                 with gr.Row():
                     x_img = gr.Image(label="x_t", format="png", elem_id="ddpm-xt", elem_classes="crisp",

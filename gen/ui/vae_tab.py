@@ -52,10 +52,11 @@ def click(ds: str, evt: gr.SelectData) -> tuple[float, float, np.ndarray, np.nda
 
 
 def _x(ds: str, index: float, drawn: np.ndarray | None) -> torch.Tensor:
-    """An endpoint: a test image by index, or the last encoded drawing when index < 0."""
+    """An endpoint: a test image by index, or a drawing stored for this endpoint when index = -1."""
     if index < 0:
         if drawn is None:
-            raise gr.Error("Encode a drawing or upload first (section 'Encode your own'), or pick a test index ≥ 0.")
+            raise gr.Error("No drawing stored for this end: draw or upload in 'Encode your own' and press "
+                           "'use as A' / 'use as B', or pick a test index ≥ 0.")
         return to_float(drawn[None])
     x, _ = data.test_sample(DATASETS[ds])
     return to_float(x[int(index) % len(x)][None])
@@ -63,9 +64,9 @@ def _x(ds: str, index: float, drawn: np.ndarray | None) -> torch.Tensor:
 
 @torch.no_grad()
 def interpolate(ds: str, latent: str, a: float, b: float, steps: int, method: str,
-                drawn: np.ndarray | None) -> np.ndarray:
+                drawn_a: np.ndarray | None = None, drawn_b: np.ndarray | None = None) -> np.ndarray:
     vae = _vae(ds, 16 if latent.startswith("16") else 2)
-    z0, z1 = (vae.encode(_x(ds, i, drawn)).mu[0] for i in (a, b))
+    z0, z1 = (vae.encode(_x(ds, i, d)).mu[0] for i, d in ((a, drawn_a), (b, drawn_b)))
     z = (slerp if method == "spherical" else lerp)(z0, z1, int(steps))
     return image(grid(to_uint8(vae.decode(z)), int(steps), pad=1), 96 * int(steps))
 
@@ -123,6 +124,12 @@ def encode_drawing(ds: str, latent: str, sketch: dict | None, upload, seed: floa
     return encode(ds, latent, sketch, None, seed)
 
 
+def use_drawing(drawn: np.ndarray | None):
+    if drawn is None:
+        raise gr.Error("Draw or upload an image and encode it first.")
+    return drawn, -1
+
+
 def build(demo: gr.Blocks) -> None:
     gr.Markdown(INTRO)
     gr.Markdown(missing(["vae2-mnist", "vae2-fashion", "vae16-mnist", "vae16-fashion", "ae2-mnist"]),
@@ -132,7 +139,7 @@ def build(demo: gr.Blocks) -> None:
         with gr.Column(scale=1, min_width=300):
             z1 = gr.Slider(-R, R, 0, step=0.05, label="z1")
             z2 = gr.Slider(-R, R, 0, step=0.05, label="z2")
-            out = gr.Image(decode(0, 0, "MNIST"), label="decoded g(z)", format="png", height=336,
+            out = gr.Image(label="decoded g(z)", format="png", height=336,
                            elem_id="vae-decoded", elem_classes="crisp", interactive=False)
         with gr.Column(scale=1, min_width=300):
             grid_img = gr.Image(label="latent map: g(z) over [-3, 3]² (click to set z)", format="png",
@@ -144,7 +151,7 @@ def build(demo: gr.Blocks) -> None:
 
     with gr.Accordion("Interpolation between two images", open=True):
         gr.Markdown("Encode two images to μ, walk between them in latent space, decode each step. "
-                    "Index −1 means your last drawing or upload (section below). Click the gallery to pick.")
+                    "Click the gallery to pick, or use your own drawings (index −1, buttons in the section below).")
         with gr.Row():
             latent = gr.Radio(["2-D latent", "16-D latent (sharper)"], value="16-D latent (sharper)", label="VAE")
             a = gr.Number(0, label="image A (test index)", precision=0, minimum=-1, maximum=1999)
@@ -173,7 +180,10 @@ def build(demo: gr.Blocks) -> None:
                     rec_img = gr.Image(label="reconstruction g(z)", format="png", elem_id="vae-recon",
                                        elem_classes="crisp", interactive=False)
                 numbers = gr.Markdown(elem_classes="numbers", elem_id="vae-numbers")
-        drawn = gr.State(None)
+                with gr.Row():
+                    use_a = gr.Button("use this image as interpolation A")
+                    use_b = gr.Button("use this image as interpolation B")
+        drawn, drawn_a, drawn_b = gr.State(None), gr.State(None), gr.State(None)
 
     with gr.Accordion("Can we generate with a plain autoencoder? (MNIST, 2-D codes)", open=False):
         ae_seed = gr.Number(0, label="seed", precision=0)
@@ -192,7 +202,7 @@ def build(demo: gr.Blocks) -> None:
         decode, [z1, z2, ds], out, api_name=False)
     for img in (grid_img, enc_img):
         img.select(click, ds, [z1, z2, out, enc_img], api_name=False, show_progress="hidden")
-    inter = [ds, latent, a, b, steps, method, drawn]
+    inter = [ds, latent, a, b, steps, method, drawn_a, drawn_b]
     for c in (a, b, steps, method, latent):
         c.change(interpolate, inter, strip, api_name="vae_interpolate" if c is a else False,
                  show_progress="hidden")
@@ -204,6 +214,9 @@ def build(demo: gr.Blocks) -> None:
     upload.upload(encode, enc_in, enc_out, api_name=False)
     sketch.change(encode_drawing, enc_in, enc_out, api_name=False, trigger_mode="always_last",
                   show_progress="hidden")
+    for btn, num, store in ((use_a, a, drawn_a), (use_b, b, drawn_b)):
+        btn.click(use_drawing, drawn, [store, num], api_name=False).then(interpolate, inter, strip, api_name=False)
     ae_go.click(ae_vs_vae, ae_seed, [ae_img, vae_img, ae_note], api_name="vae_ae_vs_vae")
+    demo.load(decode, [z1, z2, ds], out, api_name=False)
     demo.load(maps, [ds, z1, z2], [grid_img, enc_img, legend], api_name=False).then(
         interpolate, inter, strip, api_name=False).then(ae_vs_vae, ae_seed, [ae_img, vae_img, ae_note], api_name=False)

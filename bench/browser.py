@@ -1,0 +1,87 @@
+"""Round trips as a visitor feels them, in headless Chromium against a launched app.
+
+python bench/browser.py [--url URL]   (without --url it launches `python app.py` itself)
+Prints medians of: VAE slider -> decoded image, GAN seed -> image, and the DDPM Play stream's
+frames per second with every step shown. Benchmark figures, not tests.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Page, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, launch_app  # noqa: E402
+
+# Resolves with the ms between running `act` and the image inside `#id` getting a new src.
+ROUND_TRIP = """async ([id, act]) => {
+  const img = () => document.querySelector(`#${id} img`);
+  const old = img() ? img().src : null;
+  const t0 = performance.now();
+  new Function(act)();
+  while (!img() || img().src === old) { await new Promise(r => requestAnimationFrame(r)); }
+  return performance.now() - t0;
+}"""
+
+SET_RANGE = """const r = document.querySelector('[aria-label="range slider for {label}"]');
+r.value = {value}; r.dispatchEvent(new Event('input', {{bubbles: true}}));"""
+
+
+def round_trips(page: Page, elem_id: str, acts: list[str]) -> list[float]:
+    return [page.evaluate(ROUND_TRIP, [elem_id, act]) for act in acts]
+
+
+def frames_per_second(page: Page, elem_id: str, seconds: float = 5.0) -> float:
+    return page.evaluate("""async ([id, ms]) => {
+      let n = 0, last = null; const t0 = performance.now();
+      while (performance.now() - t0 < ms) {
+        const i = document.querySelector(`#${id} img`);
+        if (i && i.src !== last) { n++; last = i.src; }
+        await new Promise(r => requestAnimationFrame(r));
+      }
+      return n / (ms / 1000);
+    }""", [elem_id, seconds * 1000])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--url", default=None)
+    p.add_argument("--n", type=int, default=30)
+    a = p.parse_args()
+    proc, url = (None, a.url) if a.url else launch_app()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(url)
+            page.wait_for_selector("#vae-decoded img", timeout=60_000)
+            acts = [SET_RANGE.format(label="z1", value=round(-2.5 + 5 * i / a.n, 2)) for i in range(a.n)]
+            rt = round_trips(page, "vae-decoded", acts)
+            print(f"VAE slider -> image:  median {statistics.median(rt):6.1f} ms, p90 "
+                  f"{sorted(rt)[int(0.9 * len(rt))]:6.1f} ms over {len(rt)} moves (target median <= 150)")
+            if page.get_by_role("tab", name="GAN").count():
+                page.get_by_role("tab", name="GAN").click()
+                page.wait_for_selector("#gan-image img", timeout=30_000)
+                acts = ["document.querySelector('#gan-next').click()"] * a.n
+                rt = round_trips(page, "gan-image", acts)
+                print(f"GAN seed -> image:    median {statistics.median(rt):6.1f} ms, p90 "
+                      f"{sorted(rt)[int(0.9 * len(rt))]:6.1f} ms over {len(rt)} clicks (target median <= 150)")
+            page.get_by_role("tab", name="DDPM diffusion").click()
+            page.wait_for_selector("#ddpm-xt img", timeout=30_000)
+            page.locator("#ddpm-every input[type=radio]").first.check()  # Play: 1 step per frame, every step shown
+            page.locator("#ddpm-play").click()
+            page.wait_for_function("() => +document.querySelector('#ddpm-t input').value < 995")
+            fps = frames_per_second(page, "ddpm-xt")
+            page.locator("#ddpm-pause").click()
+            print(f"DDPM Play stream:     {fps:6.1f} frames/s with every step shown (target >= 20)")
+            browser.close()
+    finally:
+        if proc:
+            proc.terminate()
+
+
+if __name__ == "__main__":
+    main()

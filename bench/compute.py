@@ -1,0 +1,61 @@
+"""Compute latency of the lab's hot paths on this CPU: python bench/compute.py [--threads 2].
+
+Prints medians; these are benchmark figures, not tests.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch
+
+from gen import diffusion, hub
+from gen.latent import seed_to_z, seeds_to_z
+
+
+def median_ms(fn: Callable[[], object], n: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * statistics.median(times)
+
+
+@torch.no_grad()
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--threads", type=int, default=2)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    vae = hub.load("vae2-mnist")
+    z = torch.zeros(1, 2)
+    print(f"VAE decode, 1 image:                {median_ms(lambda: vae.decode(z), 200):8.2f} ms  (target <= 5)")
+    G = hub.load("gan-mnist")
+    print(f"GAN 16-seed grid (z + G):           "
+          f"{median_ms(lambda: G(seeds_to_z(list(range(16)), G.z_dim)), 100):8.2f} ms  (target <= 50)")
+    print(f"GAN one seed (z + G):               {median_ms(lambda: G(seed_to_z(42, G.z_dim)), 100):8.2f} ms")
+    m = hub.load("ddpm-mnist")
+    sch = diffusion.schedule_of(m)
+    x = diffusion.noise((1, 1, 28, 28), 0)
+    zeros = torch.zeros_like(x)
+    print(f"DDPM one step, 1 image:             "
+          f"{median_ms(lambda: diffusion.p_sample(m, x, 500, sch, zeros), 200):8.2f} ms  (target <= 10)")
+    print(f"DDPM full chain T=1000, 1 image:    "
+          f"{median_ms(lambda: diffusion.sample(m, sch, x, 0), 3, 1) / 1000:8.2f} s   (target <= 10)")
+    x16 = diffusion.noise((16, 1, 28, 28), 0)
+    print(f"DDIM 50 steps, 16 images:           "
+          f"{median_ms(lambda: diffusion.ddim_sample(m, sch, x16, 50), 5, 1) / 1000:8.2f} s   (target <= 3)")
+
+
+if __name__ == "__main__":
+    main()
