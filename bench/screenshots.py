@@ -1,4 +1,7 @@
-"""Screenshot every tab at 1280x720 in headless Chromium: python bench/screenshots.py [URL] [--out screenshots]."""
+"""Screenshot every tab at 1280x720 in headless Chromium, normal and presentation mode, light and dark.
+
+python bench/screenshots.py [URL] [--out screenshots] [--full]
+"""
 from __future__ import annotations
 
 import argparse
@@ -21,14 +24,21 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        page.goto(a.url)
-        page.wait_for_selector("button[role=tab]")
-        for tab in page.locator("button[role=tab]").all_inner_texts():
-            page.get_by_role("tab", name=tab).click()
-            time.sleep(2.5)
-            page.screenshot(path=out / f"{tab.split()[0].lower()}.png", full_page=a.full)
-            print(out / f"{tab.split()[0].lower()}.png")
+        for mode, query in (("normal", "?"), ("present", "?present=1&"), ("present-dark", "?present=1&__theme=dark"),
+                            ("dark", "?__theme=dark")):
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(a.url.rstrip("/") + "/" + query.rstrip("&?"))
+            page.wait_for_selector("button[role=tab]")
+            top = page.locator("button[role=tab]").all_inner_texts()
+            for tab in top[: len(top)]:
+                if not page.get_by_role("tab", name=tab, exact=True).is_visible():
+                    continue  # a sub-tab of another tab
+                page.get_by_role("tab", name=tab, exact=True).click()
+                time.sleep(2.5)
+                path = out / f"{tab.split()[0].lower()}-{mode}.png"
+                page.screenshot(path=path, full_page=a.full)
+                print(path)
+            page.close()
         browser.close()
 
 

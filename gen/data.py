@@ -32,6 +32,12 @@ def load(dataset: str, split: str = "train", npz: str | Path | None = None,
 
 
 def test_sample(dataset: str) -> tuple[np.ndarray, np.ndarray]:
-    """The 2,000 test images shipped with the app (first 2,000 of the official test split)."""
+    """The 2,000 test images shipped with the app (the first 2,000 of the test split)."""
     with np.load(ASSETS / f"{dataset}-test-2000.npz") as f:
+        return f["x"], f["y"]
+
+
+def train_sample(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    """10,000 training images shipped for the memorisation check (all of MNIST's here, 1/6 of Fashion-MNIST's)."""
+    with np.load(ASSETS / f"{dataset}-train-10000.npz") as f:
         return f["x"], f["y"]

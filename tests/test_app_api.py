@@ -78,3 +78,12 @@ def test_ddpm_reverse_steps(client):
 
 def test_ddim_samples(client):
     assert img(client.predict("MNIST", 0, 10, api_name="/ddim_sample")).shape[0] >= 2 * (4 * 30 + 2)  # 4x4, 2x
+
+
+def test_compare_tab_samples_each_family_with_time_and_figures(client):
+    out = client.predict("MNIST", 0, api_name="/compare_sample")
+    cards = out[1::2]
+    assert len(cards) == 3
+    for family, card in zip(("VAE", "GAN", "DDPM"), cards):
+        assert card.startswith(f"### {family}") and " ms** for 16 samples" in card and "FID" in card
+    assert "nats" in cards[0] and "none" in cards[1]

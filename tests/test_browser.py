@@ -1,6 +1,8 @@
 """Each tab driven in headless Chromium at 1280x720, as a visitor would."""
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 
@@ -53,7 +55,7 @@ def test_ddpm_step_changes_image_and_t(page: Page):
     page.get_by_role("tab", name="DDPM diffusion").click()
     page.wait_for_selector("#ddpm-xt img")
     t_box = page.locator("#ddpm-t input")
-    expect(t_box).to_have_value("1000", timeout=20_000)
+    expect(t_box).to_have_value("1000", timeout=60_000)
     before = src(page, "ddpm-xt")
     page.get_by_role("button", name="Step 10", exact=True).click()
     wait_src_change(page, "ddpm-xt", before)
@@ -64,11 +66,39 @@ def test_ddpm_step_changes_image_and_t(page: Page):
 def test_ddpm_play_streams_and_pause_stops(page: Page):
     page.get_by_role("tab", name="DDPM diffusion").click()
     t_box = page.locator("#ddpm-t input")
-    expect(t_box).to_have_value("1000", timeout=20_000)
+    expect(t_box).to_have_value("1000", timeout=60_000)
     page.locator("#ddpm-play").click()
-    page.wait_for_function("() => +document.querySelector('#ddpm-t input').value < 950", timeout=20_000)
+    page.wait_for_function("() => +document.querySelector('#ddpm-t input').value < 950", timeout=60_000)
     page.locator("#ddpm-pause").click()
     page.wait_for_timeout(1000)
     stopped = t_box.input_value()
     page.wait_for_timeout(1500)
     assert t_box.input_value() == stopped and int(stopped) > 0
+
+
+MAIN_IMAGE = {"VAE": "vae-decoded", "GAN": "gan-image", "DDPM diffusion": "ddpm-xt"}
+
+
+def test_main_image_of_each_tab_fits_1280x720(browser, app_url):
+    """The projector check: each tab's main image is fully on the first screen, normal and presentation mode."""
+    for query in ("", "?present=1"):
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(app_url + query)
+        for tab, elem_id in MAIN_IMAGE.items():
+            page.get_by_role("tab", name=tab, exact=True).click()
+            img = page.locator(f"#{elem_id} img")
+            img.wait_for(timeout=30_000)
+            box = page.locator(f"#{elem_id}").bounding_box()
+            assert box["y"] >= 0 and box["y"] + box["height"] <= 720, (query, tab, box)
+            assert box["height"] >= 240, (query, tab, box)  # large enough to read from the back
+        page.close()
+
+
+def test_clicking_the_latent_map_sets_z(page: Page):
+    page.get_by_role("tab", name="VAE").click()
+    m = page.locator("#vae-map img")
+    m.wait_for()
+    box = m.bounding_box()
+    page.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + 0.25 * box["height"])  # z = (1.5, 1.5)
+    expect(page.get_by_label("number input for z1")).to_have_value(re.compile(r"^1\.[45]"), timeout=20_000)
+    expect(page.get_by_label("number input for z2")).to_have_value(re.compile(r"^1\.[45]"))

@@ -18,7 +18,18 @@ CSS = """
 .crisp img { image-rendering: pixelated; object-fit: contain !important; }
 .numbers { font-family: ui-monospace, monospace; font-size: 1.05rem; }
 .banner { border-left: 6px solid #d33; padding-left: .6rem; }
+/* Presentation mode: a projector at 1280x720 seen from the back row. Bigger text, no intros, more contrast. */
+body.present { --text-md: 20px; --text-lg: 22px; --text-sm: 18px; --text-xs: 16px; --block-label-text-size: 17px; }
+body.present .intro { display: none !important; }
+body.present .crisp img { filter: contrast(1.2); }
+body.present .numbers { font-size: 1.25rem; }
+body.present .gradio-container { max-width: 100% !important; padding-top: 0 !important; }
 """
+
+# ?present=1 in the URL switches presentation mode on at load; the checkbox toggles it.
+PRESENT_FROM_URL = ("() => { const on = new URLSearchParams(location.search).get('present') === '1'; "
+                    "document.body.classList.toggle('present', on); return on; }")
+PRESENT_TOGGLE = "(on) => { document.body.classList.toggle('present', on); }"
 
 THEME = gr.themes.Default(text_size=gr.themes.sizes.text_lg)
 

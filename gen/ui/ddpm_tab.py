@@ -200,9 +200,8 @@ pure noise. **Reverse:** a U-Net ε_θ(x_t, t) learned to predict the noise (L_s
 
 
 def build(demo: gr.Blocks) -> None:
-    gr.Markdown(INTRO)
     gr.Markdown(missing(["ddpm-mnist", "ddpm-fashion"]), elem_classes="banner")
-    ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset")
+    ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset (all four views)")
     with gr.Tab("Reverse: denoise step by step"):
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
@@ -234,6 +233,7 @@ def build(demo: gr.Blocks) -> None:
         film = gr.Image(label=f"filmstrip: x_t every {FILM_EVERY} steps", format="png", elem_classes="crisp",
                         interactive=False, height=90)
         chain = gr.State(None)
+        gr.Markdown(INTRO, elem_classes="intro")
     with gr.Tab("Forward: add noise"):
         with gr.Row():
             with gr.Column(scale=1):

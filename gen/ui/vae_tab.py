@@ -15,6 +15,7 @@ from gen.vae import encode_report, latent_grid
 
 R = 3.0  # the map and sliders cover [-3, 3]^2: 99.7% of the prior per axis
 MAP = 420  # px: 15 x 28
+SHOW = 400  # px the maps are shown at
 
 
 def _vae(ds: str, latent: int = 2):
@@ -131,23 +132,23 @@ def use_drawing(drawn: np.ndarray | None):
 
 
 def build(demo: gr.Blocks) -> None:
-    gr.Markdown(INTRO)
     gr.Markdown(missing(["vae2-mnist", "vae2-fashion", "vae16-mnist", "vae16-fashion", "ae2-mnist"]),
                 elem_classes="banner")
-    ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset")
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
+            ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset")
             z1 = gr.Slider(-R, R, 0, step=0.05, label="z1")
             z2 = gr.Slider(-R, R, 0, step=0.05, label="z2")
-            out = gr.Image(label="decoded g(z)", format="png", height=336,
+            out = gr.Image(label="decoded g(z)", format="png", height=300,
                            elem_id="vae-decoded", elem_classes="crisp", interactive=False)
         with gr.Column(scale=1, min_width=300):
             grid_img = gr.Image(label="latent map: g(z) over [-3, 3]² (click to set z)", format="png",
-                                elem_id="vae-map", elem_classes="crisp", interactive=False, height=MAP)
+                                elem_id="vae-map", elem_classes="crisp", interactive=False, height=SHOW)
         with gr.Column(scale=1, min_width=300):
             enc_img = gr.Image(label="test images' μ(x), by class (click to set z)", format="png",
-                               elem_id="vae-scatter", interactive=False, height=MAP)
+                               elem_id="vae-scatter", interactive=False, height=SHOW)
             legend = gr.Markdown()
+    gr.Markdown(INTRO, elem_classes="intro")  # below the main view, which must fit a 1280x720 projector
 
     with gr.Accordion("Interpolation between two images", open=True):
         gr.Markdown("Encode two images to μ, walk between them in latent space, decode each step. "
