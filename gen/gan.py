@@ -210,8 +210,21 @@ def snapshots(name: str) -> dict[int, Path]:
         found = {int(m.group(1)): p for p in local.glob("epoch-*.png") if (m := re.fullmatch(r"epoch-(\d+)", p.stem))}
         return dict(sorted(found.items()))
     info = training_info(name)  # from the Hub: ask for the epochs the training command kept
+    if not info:
+        return {}
     m = re.search(r"--snapshots[ =]([\d,]+)", info.get("command", ""))
     epochs = {int(e) for e in (m.group(1) if m else "1,2,5,10,20,40").split(",") if e}
     epochs = {e for e in epochs if e <= info.get("epochs_done", 10**9)} | {info.get("epochs_done", 0)}
     found = {e: hub.extra_file(name, f"snapshots/epoch-{e:03d}.png") for e in sorted(epochs) if e > 0}
     return {e: p for e, p in found.items() if p is not None}
+
+
+def stalled_at(history: list[dict], eps: float = 0.01) -> int | None:
+    """The epoch from which D(G(z)) stayed below eps to the end of training (D won; a minimax G gets no gradient).
+
+    None when it never did. `history` is training.json's per-epoch list of {epoch, D_G_z, ...}.
+    """
+    at = None
+    for h in history:
+        at = (at or h["epoch"]) if h["D_G_z"] < eps else None
+    return at

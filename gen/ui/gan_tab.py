@@ -5,6 +5,7 @@ import hashlib
 import os
 import random
 import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -57,6 +58,8 @@ def _verdict(d: float) -> str:
 def sample(seed: float, ds: str, psi: float = 1.0, u1: float = 0.0, u2: float = 0.0,
            u3: float = 0.0) -> tuple[np.ndarray, str]:
     """The image for one seed (after truncation psi and nudges u1..u3) and D's verdict on it."""
+    if seed is None:  # an emptied box while typing: say what is expected, keep the image
+        return gr.skip(), f"Type a seed: a whole number from 0 to {gan.SEED_MAX}."
     s, note = _seed(seed)
     G = _g(ds)
     v = gan.generate_with_d(G, _d(ds), gan.latents([s], G.z_dim, psi, (u1, u2, u3)))
@@ -64,29 +67,36 @@ def sample(seed: float, ds: str, psi: float = 1.0, u1: float = 0.0, u2: float = 
     how = [f"ψ = {psi:.2f}"] if psi != 1 else []
     if any((u1, u2, u3)):
         how.append(f"nudged ({u1:+.1f}, {u2:+.1f}, {u3:+.1f})")
-    text = (f"**D(G(z)) = {d:.2f}**: {_verdict(d)} · seed {s}{' · ' + ', '.join(how) if how else ''}"
+    text = (f"**D(G(z)) = {d:.2f}**: {_verdict(d)}  \nseed {s}{' · ' + ', '.join(how) if how else ''}"
             + (f"  \n⚠ {note}" if note else ""))
     return image(v.images[0], 336), text
 
 
-def grid(start: float, ds: str, psi: float = 1.0) -> list[tuple[np.ndarray, str]]:
-    """16 images for seeds start .. start+15 (seed s+i is exactly seed_to_z(s+i)), captioned with D(G(z))."""
+def grid(start: float, ds: str, psi: float = 1.0) -> tuple[list[tuple[np.ndarray, str]], str]:
+    """16 images for seeds start .. start+15 (seed s+i is exactly seed_to_z(s+i)) captioned D(G(z)); a title."""
     s, _ = _seed(start, "grid start")
     s = min(s, gan.SEED_MAX - N_GRID + 1)
     G = _g(ds)
     v = gan.generate_with_d(G, _d(ds), gan.latents(range(s, s + N_GRID), G.z_dim, psi))
-    return [(image(im, 112), f"seed {s + i} · D={d:.2f}") for i, (im, d) in enumerate(zip(v.images, v.d))]
+    label = (f"**seeds {s} … {s + N_GRID - 1}**{f' at ψ = {psi:.2f}' if psi != 1 else ''} · caption D(G(z)), "
+             f"mean {v.d.mean():.2f} · click to focus")
+    return [(image(im, 112), f"D={d:.2f}") for im, d in zip(v.images, v.d)], label
 
 
 def follow(seed: float | None, start: float | None):
-    """The grid stays while the focused seed is in it (clicks, prev/next), else it starts at the new seed."""
+    """The grid stays while the focused seed is in it (clicks, prev/next), else it starts at the new seed.
+
+    An out-of-range seed is written back clamped, so the box shows the seed on screen.
+    """
     try:
-        s, _ = gan.clamp_seed(seed)
+        s, note = gan.clamp_seed(seed)
     except ValueError:
-        return gr.skip()
+        return gr.skip(), gr.skip(), gr.skip()
+    fixed = s if note else gr.skip()
     if start is not None and start <= s < start + N_GRID:
-        return gr.skip()
-    return min(s, gan.SEED_MAX - N_GRID + 1)
+        return fixed, gr.skip(), gr.Gallery(selected_index=s - int(start))
+    new = min(s, gan.SEED_MAX - N_GRID + 1)
+    return fixed, new, gr.Gallery(selected_index=s - new)
 
 
 def move(seed: float | None, delta: int) -> int:
@@ -108,9 +118,7 @@ def pick_real(index: float | None, evt: gr.SelectData) -> int:
 
 # --- what D sees, and the objective with live values --------------------------------------------------------------
 
-def _real_index(index: float | None) -> int:
-    if index is None:
-        raise gr.Error("Type a test image number from 0 to 1999.")
+def _real_index(index: float) -> int:
     i = int(index)
     if not 0 <= i < 2000:
         gr.Warning(f"Test images are numbered 0 … 1999: using {min(max(i, 0), 1999)}.")
@@ -122,43 +130,57 @@ def _mean_verdicts(ds: str) -> tuple[float, float]:
     return gan.mean_verdicts(_g(ds), _d(ds), data.test_sample(DATASETS[ds])[0])
 
 
-def reals(ds: str, index: float) -> tuple[list[tuple[np.ndarray, str]], str]:
-    """8 real test images around `index` with D(x), and D's average verdicts on real and generated images."""
+def reals(ds: str, index: float):
+    """8 real test images around `index` (that one highlighted) with D(x), and D's average verdicts."""
+    if index is None:
+        return gr.skip(), "Type a test image number from 0 to 1999.", gr.skip()
     i = _real_index(index)
-    x, y = data.test_sample(DATASETS[ds])
+    cells, md = _reals(ds, i)
+    return gr.Gallery(cells, selected_index=i % N_REAL), md, i if i != index else gr.skip()
+
+
+def _reals(ds: str, i: int) -> tuple[list[tuple[np.ndarray, str]], str]:
+    x, _ = data.test_sample(DATASETS[ds])
     base = i - i % N_REAL
     d = gan.judge_real(_d(ds), x[base:base + N_REAL])
-    names = data.CLASSES[DATASETS[ds]]
-    cells = [(image(x[base + k], 112), f"#{base + k} {names[y[base + k]]} · D={d[k]:.2f}") for k in range(N_REAL)]
+    cells = [(image(x[base + k], 112), f"D={d[k]:.2f}") for k in range(N_REAL)]
     real, fake = _mean_verdicts(ds)
-    md = (f"On average D(x) = **{real:.2f}** on the 2,000 test images and D(G(z)) = **{fake:.2f}** on 1,000 samples. "
+    md = (f"Shown: test images #{base} … #{base + N_REAL - 1}. On average D(x) = **{real:.2f}** on the 2,000 test "
+          f"images and D(G(z)) = **{fake:.2f}** on 1,000 samples. "
           "At the game's equilibrium (p_g = p_r) D cannot tell them apart and says 0.5 for both.")
     return cells, md
 
 
 def objective(seed: float, ds: str, psi: float, u1: float, u2: float, u3: float, index: float) -> str:
     """The lecture's objective with the live values for the focused sample and the chosen real image."""
-    s, _ = gan.clamp_seed(seed) if seed is not None else (0, "")
+    if seed is None or index is None:  # a box emptied while typing
+        return gr.skip()
+    s, _ = gan.clamp_seed(seed)
     i = _real_index(index)
     G = _g(ds)
     x, y = data.test_sample(DATASETS[ds])
     t = gan.objective_terms(G, _d(ds), gan.latents([s], G.z_dim, psi, (u1, u2, u3)), x[i])
     ratio = t.slope_ns / max(abs(t.slope_minimax), 1e-9)
-    return f"""#### min_G max_D V(D, G) = E_x~p_r[log D(x)] + E_z~p_z[log(1 − D(G(z)))]
+    if ratio >= 1:
+        slope = f"the non-saturating slope is **{ratio:.0f}×** the minimax one for this sample."
+    else:
+        slope = "this sample fools D (D(G(z)) > 0.5), so here the minimax slope is the larger one."
+    return f"""**min_G max_D V(D, G) = E_x∼p_r [log D(x)] + E_z∼p_z [log(1 − D(G(z)))]**
 
-| for the shown sample (seed {s}) and real test image #{i} ({data.CLASSES[DATASETS[ds]][y[i]]}) | value |
-|---|---|
-| D(G(z)): D's probability that the sample is real | **{t.d_fake:.3f}** |
-| log(1 − D(G(z))): minimax, G descends this | {t.log_1m_d_fake:.3f} |
-| log D(G(z)): non-saturating, G ascends this | {t.log_d_fake:.3f} |
-| D(x) for the real image | **{t.d_real:.3f}** |
-| log D(x) | {t.log_d_real:.3f} |
-| log D(x) + log(1 − D(G(z))): this pair's term of V; D ascends it (max 0) | {t.value:.3f} |
+Live, for the focused sample (seed {s}) and real test image #{i} ({data.CLASSES[DATASETS[ds]][y[i]]}):
+
+| term | value | role |
+|---|---:|---|
+| D(G(z)) | **{t.d_fake:.2f}** | P(sample is real) |
+| log(1 − D(G(z))) | {t.log_1m_d_fake:.2f} | minimax G descends |
+| log D(G(z)) | {t.log_d_fake:.2f} | non-sat. G ascends |
+| D(x) | **{t.d_real:.2f}** | P(real image is real) |
+| log D(x) | {t.log_d_real:.2f} | |
+| log D(x) + log(1 − D(G(z))) | {t.value:.2f} | D ascends (max 0) |
 
 Slope for G through D's logit: minimax −D(G(z)) = **{t.slope_minimax:.3f}**, non-saturating 1 − D(G(z)) = \
-**{t.slope_ns:.3f}** ({ratio:.1f}× {'stronger' if ratio >= 1 else 'as strong'}). Where D rejects a fake \
-(D(G(z)) ≈ 0), log(1 − D(G(z))) is flat and the minimax G learns nothing; log D(G(z)) has the same optimum and \
-a steep slope there."""
+**{t.slope_ns:.3f}**: {slope} Where D rejects a fake (D(G(z)) ≈ 0) log(1 − D(G(z))) is flat and the minimax G \
+learns nothing; log D(G(z)) has the same optimum and a steep slope there."""
 
 
 ALGORITHM = """#### Algorithm 1 (Goodfellow et al. 2014), as these models were trained (k = 1, m = 128, Adam)
@@ -244,40 +266,59 @@ def snapshot(ds: str, epoch: str | None):
 
 
 @lru_cache(maxsize=4)
-def _histograms(ds: str) -> pd.DataFrame:
-    clf = model(f"classifier-{DATASETS[ds]}")
-    rows = []
-    for kind, label in (("", "non-saturating"), ("minimax-", "minimax")):
-        h = gan.class_histogram(model(_name(ds, kind)), clf, 1000)
-        rows += [{"class": c, "fraction": float(f), "loss": label} for c, f in zip(data.CLASSES[DATASETS[ds]], h)]
-    return pd.DataFrame(rows)
+def _histogram(ds: str, kind: str) -> pd.DataFrame:
+    """Class fractions of 1,000 samples of the non-saturating (kind '') or minimax (kind 'minimax-') generator."""
+    h = gan.class_histogram(model(_name(ds, kind)), model(f"classifier-{DATASETS[ds]}"), 1000)
+    return pd.DataFrame([{"class": c if c.isdigit() else f"{i} {c}", "fraction": float(f)}  # plots sort by name
+                         for i, (c, f) in enumerate(zip(data.CLASSES[DATASETS[ds]], h))])
 
 
-def _compare_md(ds: str, hist: pd.DataFrame) -> str:
+def _histograms(ds: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Both runs' histograms; a missing model leaves its plot empty (the tab's banner says which)."""
+    return _initial(_histogram, ds, ""), _initial(_histogram, ds, "minimax-")
+
+
+def _compare_md(ds: str, hists: tuple[pd.DataFrame | None, pd.DataFrame | None]) -> str:
     ns, mm = _name(ds), _name(ds, "minimax-")
     m_ns, m_mm = gan.metrics(ns), gan.metrics(mm)
-    last = [(gan.training_info(n).get("history") or [{}])[-1] for n in (ns, mm)]
+    runs = [gan.training_info(n).get("history") or [] for n in (ns, mm)]
+    last = [f"{h[-1]['D_x']:.2f} / {h[-1]['D_G_z']:.2f} (epoch {h[-1]['epoch']})" if h else "n/a" for h in runs]
+    stall = gan.stalled_at(runs[1])
+    if not runs[1]:
+        story = f"The minimax run (`{mm}`) is not available here, so only the non-saturating side is shown."
+    elif stall is not None:
+        story = (f"**Here the minimax run stalled:** from epoch {stall} on, D(G(z)) stayed below 0.01 (curves above). "
+                 "D rejects every fake with certainty, log(1 − D(G(z))) is flat there, G's gradient vanishes and its "
+                 "samples stay noise (the classifier's \"classes\" for noise mean nothing). The non-saturating loss "
+                 "log D(G(z)) is steepest exactly there, so the same G learns.")
+    else:
+        story = ("Here both runs learned; the minimax G still got weaker gradients whenever D rejected its samples "
+                 "(slope −D(G(z)) ≈ 0), which the non-saturating loss log D(G(z)) avoids (slope 1 − D(G(z)) ≈ 1). "
+                 "When D wins early, a minimax run can stall for good (try the other dataset).")
 
     def f(m: dict, k: str, fmt: str = "{:.1f}") -> str:
         return fmt.format(m[k]) if k in m else "n/a"
 
-    low = [hist[hist["loss"] == lab].sort_values("fraction").iloc[0] for lab in ("non-saturating", "minimax")]
+    def low(h: pd.DataFrame | None) -> str:
+        if h is None:
+            return "n/a"
+        r = h.sort_values("fraction").iloc[0]
+        return f"{r['fraction']:.1%} ({r['class'].split(' ')[-1]})"
+
     return f"""#### Non-saturating vs minimax generator loss (same architecture, data and Algorithm 1)
 
 | | non-saturating `{ns}` | minimax `{mm}` |
 |---|---|---|
 | FID ↓ (5,000 samples; real vs real: {f(m_ns, 'fid_real_vs_real')}) | **{f(m_ns, 'fid')}** | **{f(m_mm, 'fid')}** |
-| smallest class share of 1,000 samples | {low[0]['fraction']:.1%} ({low[0]['class']}) | \
-{low[1]['fraction']:.1%} ({low[1]['class']}) |
-| last epoch D(x) / D(G(z)) in training | {last[0].get('D_x', 'n/a')} / {last[0].get('D_G_z', 'n/a')} | \
-{last[1].get('D_x', 'n/a')} / {last[1].get('D_G_z', 'n/a')} |
+| smallest class share of 1,000 samples | {low(hists[0])} | {low(hists[1])} |
+| D(x) / D(G(z)) at the last training epoch | {last[0]} | {last[1]} |
 
-If D(G(z)) in the minimax curves drops to 0 early, D rejects every fake with certainty, log(1 − D(G(z))) is flat \
-there and G stops learning: its samples stay noise (the classifier's "classes" for them are meaningless).
+{story}
 
 **Mode collapse** would look like this: different seeds in the grid giving the same few images, the 64 snapshot \
 samples turning into copies of each other, and the class histogram below piling onto one or two classes with others \
-near 0 %. A healthy generator covers all ten classes near 10 % each."""
+near 0 %. A healthy generator covers all ten classes near 10 % each. The check: 1,000 samples classified by a \
+separately trained classifier (`classifier-{DATASETS[ds]}`)."""
 
 
 def _epochs(ds: str) -> list[str]:
@@ -288,13 +329,23 @@ def training(ds: str):
     """Everything of the training section for one dataset."""
     epochs = _epochs(ds)
     snaps = snapshot(ds, epochs[-1]) if epochs else (gr.Image(None), gr.Image(None))
-    hist = _histograms(ds)
+    hists = _histograms(ds)
     return (gr.Radio(epochs, value=epochs[-1] if epochs else None), *snaps, _curves(_name(ds)),
-            _curves(_name(ds, "minimax-")), _compare_md(ds, hist), hist)
+            _curves(_name(ds, "minimax-")), _compare_md(ds, hists), *hists)
 
 
-INTRO = """### Generative Adversarial Network
-G maps noise **z ~ N(0, I)** (64-D, one z per seed) to an image; D(x) is D's probability that x came from the data."""
+INTRO = f"""**Generative adversarial network.** G maps noise **z ∼ N(0, I)** (64-D; a seed 0 … {gan.SEED_MAX} names \
+one z, the same on every machine) to an image; the discriminator's **D(x)** is its probability that x came from the \
+data rather than from G. Both were trained against each other (Algorithm 1 below). Nudges move the focused z to \
+ψ·z + a1·u1 + a2·u2 + a3·u3 along three fixed random unit directions u1, u2, u3. Truncation ψ < 1 pulls z toward the \
+prior's centre: less variety, fewer odd samples (watch the grid and its mean D); at ψ = 0 every seed gives the same \
+image G(0)."""
+
+
+def _warm(*datasets: str) -> None:
+    for d in datasets:
+        _histograms(d)
+        _initial(_mean_verdicts, d)
 
 
 def _initial(fn, *args):
@@ -310,44 +361,48 @@ def build(demo: gr.Blocks) -> None:
     gr.Markdown(missing(["gan-mnist", "gan-mnist-D", "gan-fashion", "gan-fashion-D", "gan-minimax-mnist",
                          "gan-minimax-fashion", "classifier-mnist", "classifier-fashion"]), elem_classes="banner")
     first = _initial(sample, 42, "MNIST") or (None, "")
+    # Warm the other dataset's caches (1,000-sample histograms, mean verdicts) in the background, so switching
+    # datasets in the lecture is instant without making the app start slower.
+    threading.Thread(target=_warm, args=[d for d in DATASETS if d != "MNIST"], daemon=True).start()
+    cells, label = _initial(grid, 42, "MNIST") or (None, "")
     with gr.Row():
         with gr.Column(scale=3, min_width=300):
-            gr.Markdown(INTRO)
-            ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset")
+            ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset", elem_id="gan-dataset")
             with gr.Row(equal_height=True):
-                seed = gr.Number(42, label="seed", precision=0, min_width=110, scale=3, elem_id="gan-seed")
-                prev = gr.Button("◀", min_width=44, scale=1, elem_id="gan-prev")
-                nxt = gr.Button("▶", min_width=44, scale=1, elem_id="gan-next")
-                rnd = gr.Button("🎲", min_width=44, scale=1, elem_id="gan-random")
-            psi = gr.Slider(0, 1.5, 1.0, step=0.05, label="truncation ψ: z → ψ·z (1 = none)", elem_id="gan-psi")
+                seed = gr.Number(42, label="seed", precision=0, min_width=90, scale=2, elem_id="gan-seed")
+                prev = gr.Button("◀", size="md", min_width=48, scale=1, elem_id="gan-prev")
+                nxt = gr.Button("▶", size="md", min_width=48, scale=1, elem_id="gan-next")
+                rnd = gr.Button("random", size="md", min_width=96, scale=2, elem_id="gan-random")
+            with gr.Group():
+                u = [gr.Slider(-NUDGE, NUDGE, 0, step=0.1, label=f"nudge: a{i} along u{i}", elem_id=f"gan-nudge{i}")
+                     for i in (1, 2, 3)]
+            reset = gr.Button("reset nudges", size="sm", elem_id="gan-reset")
         with gr.Column(scale=3, min_width=340):
-            img = gr.Image(first[0], label="G(z)", format="png", height=336, elem_id="gan-image",
-                           elem_classes="crisp", interactive=False)
+            img = gr.Image(first[0], label="G(z) for the focused seed", format="png", height=336,
+                           elem_id="gan-image", elem_classes="crisp", interactive=False)
             dtext = gr.Markdown(first[1], elem_classes="numbers", elem_id="gan-d")
+            psi = gr.Slider(0, 1.5, 1.0, step=0.05, label="truncation ψ: z → ψ·z",
+                            elem_id="gan-psi")
         with gr.Column(scale=4, min_width=360):
-            gallery = gr.Gallery(_initial(grid, 42, "MNIST"), label="seeds s … s+15 with D(G(z)) (click to focus)",
-                                 columns=4, height=470, allow_preview=False, format="png", elem_id="gan-grid",
-                                 elem_classes="crisp", object_fit="contain")
+            glabel = gr.Markdown(label, elem_id="gan-grid-label")
+            gallery = gr.Gallery(cells, show_label=False, columns=4, height=470, allow_preview=False, format="png",
+                                 selected_index=0,
+                                 elem_id="gan-grid", elem_classes="crisp", object_fit="contain", buttons=[])
             start = gr.Number(42, precision=0, visible=False)
-
-    with gr.Accordion("Nudge the focused seed along 3 fixed random directions in z-space", open=True):
-        with gr.Row():
-            u = [gr.Slider(-NUDGE, NUDGE, 0, step=0.1, label=f"a{i}: z + a{i}·u{i}", elem_id=f"gan-nudge{i}")
-                 for i in (1, 2, 3)]
-            reset = gr.Button("reset nudges", min_width=120, scale=0)
+    gr.Markdown(INTRO, elem_classes="intro")
 
     with gr.Accordion("What D sees: real test images, and the minimax objective with live values", open=True):
         with gr.Row():
-            with gr.Column(scale=1, min_width=360):
-                real_gallery, real_md = _initial(reals, "MNIST", 0) or (None, "")
-                rgal = gr.Gallery(real_gallery, label="real test images with D(x) (click to use below)", columns=4,
-                                  height=300, allow_preview=False, format="png", elem_classes="crisp",
-                                  elem_id="gan-real")
-                with gr.Row():
+            with gr.Column(scale=5, min_width=360):
+                real_gallery, real_md = _initial(_reals, "MNIST", 0) or (None, "")
+                gr.Markdown("**Real test images** · caption D(x) · click one to use it on the right")
+                rgal = gr.Gallery(real_gallery, show_label=False, columns=4, height=290, allow_preview=False,
+                                  format="png", elem_classes="crisp", elem_id="gan-real", buttons=[], selected_index=0)
+                with gr.Row(equal_height=True):
                     ridx = gr.Number(0, label="real test image # (0 … 1999)", precision=0, elem_id="gan-real-index")
-                    more = gr.Button("next 8 real images", scale=0, min_width=160)
+                    more = gr.Button("next 8", scale=0, min_width=110)
                 rmd = gr.Markdown(real_md)
-            with gr.Column(scale=1, min_width=400):
+            with gr.Column(scale=6, min_width=420):
                 obj = gr.Markdown(_initial(objective, 42, "MNIST", 1.0, 0, 0, 0, 0) or "", elem_id="gan-objective")
         gr.Markdown(ALGORITHM)
 
@@ -356,12 +411,12 @@ def build(demo: gr.Blocks) -> None:
             sa = gr.Number(42, label="seed A", precision=0)
             sb = gr.Number(43, label="seed B", precision=0)
             steps = gr.Slider(2, 16, 10, step=1, label="steps")
-            method = gr.Radio(["linear", "spherical"], value="spherical", label="path")
+            method = gr.Radio(["linear", "spherical"], value="spherical", label="path", elem_id="gan-path")
         walk0 = _initial(interpolate, 42, 43, "MNIST", 10, "spherical") or (None, None, "")
         strip = gr.Image(walk0[0], label="strip: G(z) from A to B", format="png", elem_classes="crisp",
                          interactive=False, elem_id="gan-strip")
         with gr.Row():
-            anim = gr.Image(walk0[1], label="animation (A → B → A)", height=224, interactive=False,
+            anim = gr.Image(walk0[1], label="animation (A → B → A)", height=240, interactive=False,
                             elem_classes="crisp", elem_id="gan-anim", scale=1)
             walk_md = gr.Markdown(walk0[2])
 
@@ -372,27 +427,30 @@ def build(demo: gr.Blocks) -> None:
         pair = (_initial(_snapshots, "MNIST", int(epochs[-1])) if epochs else None) or [(None, "non-saturating"),
                                                                                           (None, "minimax")]
         with gr.Row():
-            ns_snap, mm_snap = (gr.Image(im, label=label, format="png", elem_classes="crisp", interactive=False,
-                                         elem_id=eid) for (im, label), eid in zip(pair, ("gan-snap", "gan-snap-mm")))
+            ns_snap, mm_snap = (gr.Image(im, label=lab, format="png", height=484, elem_classes="crisp",
+                                         interactive=False, elem_id=eid)
+                                for (im, lab), eid in zip(pair, ("gan-snap", "gan-snap-mm")))
         with gr.Row():
-            ns_plot = gr.LinePlot(_initial(_curves, "gan-mnist"), x="epoch", y="value", color="series",
-                                  color_map=COLORS, height=300, title="non-saturating run (training.json)",
-                                  elem_id="gan-curves")
-            mm_plot = gr.LinePlot(_initial(_curves, "gan-minimax-mnist"), x="epoch", y="value", color="series",
-                                  color_map=COLORS, height=300, title="minimax run (training.json)",
-                                  elem_id="gan-curves-mm")
-        hist0 = _initial(_histograms, "MNIST")
-        cmp = gr.Markdown(_initial(_compare_md, "MNIST", hist0) if hist0 is not None else "", elem_id="gan-compare")
-        hist = gr.BarPlot(hist0, x="class", y="fraction", color="loss", height=300, y_lim=[0, 1], sort=None,
-                          title="class histogram of 1,000 samples (by the dataset's classifier)", elem_id="gan-hist")
+            ns_plot, mm_plot = (gr.LinePlot(_initial(_curves, f"gan-{run}mnist"), x="epoch", y="value", color="series",
+                                            color_map=COLORS, height=300, title=f"{title} run: training.json history",
+                                            elem_id=eid)
+                                for run, title, eid in (("", "non-saturating", "gan-curves"),
+                                                        ("minimax-", "minimax", "gan-curves-mm")))
+        hists0 = _histograms("MNIST")
+        cmp = gr.Markdown(_initial(_compare_md, "MNIST", hists0) or "", elem_id="gan-compare")
+        with gr.Row():
+            ns_hist, mm_hist = (gr.BarPlot(h, x="class", y="fraction", height=300, y_lim=[0, 1], x_label_angle=-35,
+                                           title=f"{title}: classes of 1,000 samples", elem_id=eid)
+                                for h, title, eid in zip(hists0, ("non-saturating", "minimax"),
+                                                         ("gan-hist", "gan-hist-mm")))
 
-    # The focused seed: every change (typing, ◀ ▶ 🎲, a grid click) redraws the image and the live objective.
+    # The focused seed: every change (typing, ◀ ▶ random, a grid click) redraws the image and the live objective.
     live = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
     focused = [seed, ds, psi, *u]
     seed.change(sample, focused, [img, dtext], api_name="gan_sample", **live).then(
         objective, [*focused, ridx], obj, api_name=False, **live)
-    seed.change(follow, [seed, start], start, api_name=False, **live)
-    start.change(grid, [start, ds, psi], gallery, api_name="gan_grid", **live)
+    seed.change(follow, [seed, start], [seed, start, gallery], api_name=False, **live)
+    start.change(grid, [start, ds, psi], [gallery, glabel], api_name="gan_grid", **live)
     gallery.select(focus, start, seed, api_name=False)
     prev.click(lambda s: move(s, -1), seed, seed, api_name=False)
     nxt.click(lambda s: move(s, 1), seed, seed, api_name=False)
@@ -403,12 +461,12 @@ def build(demo: gr.Blocks) -> None:
 
     for c in (*u, psi):
         c.input(redraw, [*focused, ridx], [img, dtext, obj], api_name=False, **live)
-    psi.input(grid, [start, ds, psi], gallery, api_name=False, **live)
+    psi.input(grid, [start, ds, psi], [gallery, glabel], api_name=False, **live)
     reset.click(lambda: (0.0, 0.0, 0.0), None, u, api_name=False).then(
-        redraw, [*focused, ridx], [img, dtext, obj], api_name=False)
+        redraw, [*focused, ridx], [img, dtext, obj], api_name=False, show_progress="hidden")
 
-    ridx.change(reals, [ds, ridx], [rgal, rmd], api_name=False, show_progress="hidden").then(
-        objective, [*focused, ridx], obj, api_name=False)
+    ridx.change(reals, [ds, ridx], [rgal, rmd, ridx], api_name=False, show_progress="hidden").then(
+        objective, [*focused, ridx], obj, api_name=False, show_progress="hidden")
     rgal.select(pick_real, ridx, ridx, api_name=False)
     more.click(lambda i: (int(i or 0) - int(i or 0) % N_REAL + N_REAL) % 2000, ridx, ridx, api_name=False)
 
@@ -419,8 +477,9 @@ def build(demo: gr.Blocks) -> None:
     psi.release(interpolate, inter, [strip, anim, walk_md], api_name=False, show_progress="hidden")
 
     epoch.change(snapshot, [ds, epoch], [ns_snap, mm_snap], api_name=False, show_progress="hidden")
-    ds.change(redraw, [*focused, ridx], [img, dtext, obj], api_name=False)
-    ds.change(grid, [start, ds, psi], gallery, api_name=False)
-    ds.change(reals, [ds, ridx], [rgal, rmd], api_name=False)
+    ds.change(redraw, [*focused, ridx], [img, dtext, obj], api_name=False, show_progress="hidden")
+    ds.change(grid, [start, ds, psi], [gallery, glabel], api_name=False)
+    ds.change(reals, [ds, ridx], [rgal, rmd, ridx], api_name=False)
     ds.change(interpolate, inter, [strip, anim, walk_md], api_name=False)
-    ds.change(training, ds, [epoch, ns_snap, mm_snap, ns_plot, mm_plot, cmp, hist], api_name="gan_training")
+    ds.change(training, ds, [epoch, ns_snap, mm_snap, ns_plot, mm_plot, cmp, ns_hist, mm_hist],
+              api_name="gan_training", show_progress="minimal")
