@@ -47,3 +47,22 @@ def test_banner_in_the_page(broken_app, browser):
     page.get_by_text("Some models of this tab are unavailable").first.wait_for(timeout=60_000)
     assert page.get_by_text("python train/vae.py").first.is_visible()
     page.close()
+
+
+def test_no_weights_and_hub_refusing_connections(tmp_path, browser):
+    """A fresh machine with no checkpoints whose Hub refuses connections: the app starts and says why."""
+    from tests.conftest import free_port
+
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused
+    proc, url = launch_app(env={"GENLAB_CHECKPOINTS": str(tmp_path), "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": dead,
+                                "HF_HOME": str(tmp_path / "hf")})
+    try:
+        with pytest.raises(Exception, match="cannot be reached.*Train it with: python train/gan.py"):
+            Client(url, verbose=False).predict(42, "MNIST", api_name="/gan_sample")
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(url)
+        page.get_by_text("cannot be reached").first.wait_for(timeout=60_000)
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
