@@ -136,11 +136,11 @@ def build(demo: gr.Blocks) -> None:
                 elem_classes="banner")
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset")
-            z1 = gr.Slider(-R, R, 0, step=0.05, label="z1")
-            z2 = gr.Slider(-R, R, 0, step=0.05, label="z2")
             out = gr.Image(label="decoded g(z)", format="png", height=300,
                            elem_id="vae-decoded", elem_classes="crisp", interactive=False)
+            z1 = gr.Slider(-R, R, 0, step=0.05, label="z1")
+            z2 = gr.Slider(-R, R, 0, step=0.05, label="z2")
+            ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset")
         with gr.Column(scale=1, min_width=300):
             grid_img = gr.Image(label="latent map: g(z) over [-3, 3]² (click to set z)", format="png",
                                 elem_id="vae-map", elem_classes="crisp", interactive=False, height=SHOW)
@@ -170,8 +170,10 @@ def build(demo: gr.Blocks) -> None:
             with gr.Column():
                 sketch = gr.Sketchpad(label="draw a digit", canvas_size=(280, 280), elem_id="vae-sketch",
                                       brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
-                upload = gr.Image(label="...or upload an image", type="pil", sources=["upload", "clipboard"],
-                                  height=200)
+                # A file path, in its own mode (no RGB conversion): preprocess checks the size before decoding
+                # and keeps transparency.
+                upload = gr.Image(label="...or upload an image", type="filepath", image_mode=None,
+                                  sources=["upload", "clipboard"], height=200)
                 seed = gr.Number(0, label="seed for ε", precision=0)
                 go = gr.Button("Encode", variant="primary")
             with gr.Column():
