@@ -1,7 +1,6 @@
 """The three families side by side: timed sampling, their measured figures, the memorisation check."""
 from __future__ import annotations
 
-import json
 import time
 from typing import NamedTuple
 
@@ -27,12 +26,6 @@ def sample_timed(name: str, n: int, seed: int, steps: int = 50) -> Timed:
     with torch.no_grad():
         images = generate(name, n, seed, sampler="ddim", steps=steps)
     return Timed(images, time.perf_counter() - t)
-
-
-def metrics(name: str) -> dict | None:
-    """The figures `gen.evaluate --write` stored beside the model, or None."""
-    path = hub.extra_file(name, "metrics.json")
-    return json.loads(path.read_text()) if path else None
 
 
 class Neighbours(NamedTuple):

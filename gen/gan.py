@@ -59,7 +59,6 @@ def g_loss(fake_logits: torch.Tensor, loss: str = "non-saturating") -> torch.Ten
 
 
 # --- Lab helpers for the GAN tab (gen/ui/gan_tab.py): seeds, nudges, truncation, D's verdicts, training records ---
-import json
 import math
 import re
 from collections.abc import Sequence
@@ -189,16 +188,14 @@ def training_info(name: str) -> dict:
     """The model's training.json (settings and the per-epoch 'history'), or {} when not shipped."""
     from gen import hub
 
-    p = hub.extra_file(name, "training.json")
-    return json.loads(p.read_text()) if p else {}
+    return hub.read_json(name, "training.json")
 
 
 def metrics(name: str) -> dict:
     """The model's metrics.json (FID, class histogram), or {} when not shipped."""
     from gen import hub
 
-    p = hub.extra_file(name, "metrics.json")
-    return json.loads(p.read_text()) if p else {}
+    return hub.read_json(name, "metrics.json")
 
 
 def snapshots(name: str) -> dict[int, Path]:

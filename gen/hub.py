@@ -133,6 +133,12 @@ def load(name: str) -> torch.nn.Module:
     return _from_folder(REGISTRY[name].model_class, folder, where)
 
 
+def read_json(name: str, filename: str) -> dict:
+    """A JSON file shipped beside a model (training.json, metrics.json), or {} when there is none."""
+    path = extra_file(name, filename)
+    return json.loads(path.read_text()) if path else {}
+
+
 def extra_file(name: str, filename: str) -> Path | None:
     """An optional file shipped beside a model (training history, snapshots), or None."""
     local = checkpoint_dir() / name / filename

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from gen import compare, data
+from gen import compare, data, hub
 from gen.images import grid
 from gen.ui.common import DATASETS, image, missing
 
@@ -13,7 +13,7 @@ CELL, SCALE = 30, 3  # a grid cell is 28 px + 2 px padding; grids are shown upsc
 
 
 def _card(family: str, name: str, seconds: float) -> str:
-    m = compare.metrics(name) or {}
+    m = hub.read_json(name, "metrics.json")
     fid = f"{m['fid']:.1f} (real vs real {m['fid_real_vs_real']:.1f})" if m else "not measured"
     modes = f"{m['min_class_fraction']:.1%}" if m else "?"
     like = {"VAE": f"ELBO ≥ log p(x): **{m.get('test_elbo_nats', float('nan')):.1f} nats** per test image",
