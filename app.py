@@ -9,12 +9,13 @@ import os
 
 import gradio as gr
 
-from gen.ui import common, compare_tab, ddpm_tab, gan_tab, vae_tab
+from gen.ui import common, compare_tab, ddpm_tab, gan_tab, playground_tab, vae_tab
 
 TITLE = "genlab: generative models, live"
 
 
 def build() -> gr.Blocks:
+    common.fix_image_cache()
     with gr.Blocks(title=TITLE) as demo:
         with gr.Row(equal_height=True):
             gr.Markdown(f"# {TITLE}\nAutoencoders and VAEs, GANs and DDPM diffusion on MNIST and Fashion-MNIST, "
@@ -29,6 +30,8 @@ def build() -> gr.Blocks:
             ddpm_tab.build(demo)
         with gr.Tab("Compare", id="compare"):
             compare_tab.build(demo)
+        with gr.Tab("Training playground", id="playground"):
+            playground_tab.build(demo)
         demo.load(None, None, present, js=common.PRESENT_FROM_URL)
         present.change(None, present, None, js=common.PRESENT_TOGGLE)
     # 2 vCPUs: one heavy event at a time per handler, a bounded queue so a crowd waits instead of piling up.

@@ -1,11 +1,12 @@
 """Image helpers: tensors <-> uint8 / PIL, grids, crisp upscaling, preprocessing of user images."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 
 def to_uint8(x: torch.Tensor, signed: bool = False) -> np.ndarray:
@@ -51,11 +52,18 @@ class Preprocessed(NamedTuple):
 MAX_SIDE = 4096  # larger uploads are refused: they cannot be a drawing and cost memory
 
 
-def preprocess(img: Image.Image | np.ndarray) -> Preprocessed:
-    """Any image -> MNIST-like 28x28: grayscale, invert if light background, crop, fit 20x20, centre.
+def preprocess(img: Image.Image | np.ndarray | str | Path) -> Preprocessed:
+    """Any image (or image file) -> MNIST-like 28x28: grayscale, invert if light background, crop, fit 20x20, centre.
 
     Raises ValueError with a message meant for the user.
     """
+    if isinstance(img, str | Path):
+        try:
+            img = Image.open(img)  # reads the header only: the size check below comes before any decoding
+        except Image.DecompressionBombError as e:
+            raise ValueError(f"Image is far too large; please use one under {MAX_SIDE} px a side.") from e
+        except (UnidentifiedImageError, OSError, SyntaxError) as e:
+            raise ValueError("This file is not an image (or not one that can be read): upload a PNG or JPEG.") from e
     if isinstance(img, np.ndarray):
         if img.dtype != np.uint8:  # 16-bit, float...: stretch min..max to 0..255, as for 16-bit PIL images
             a = img.astype(np.float64)
@@ -63,6 +71,12 @@ def preprocess(img: Image.Image | np.ndarray) -> Preprocessed:
         img = Image.fromarray(img)
     if max(img.size) > MAX_SIDE:
         raise ValueError(f"Image is {img.size[0]}x{img.size[1]} px; please use one under {MAX_SIDE} px a side.")
+    try:
+        img.load()  # decode now: a truncated or corrupted file fails here, with a message below
+        if img.getexif().get(0x0112, 1) != 1:  # phone photos: turn upright as shown (Orientation tag)
+            img = ImageOps.exif_transpose(img)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ValueError("The image file is truncated or corrupted and cannot be decoded: upload it again.") from e
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         # Transparent pixels count as background: paste on white (a drawing's paper).
         rgba = img.convert("RGBA")
@@ -78,7 +92,7 @@ def preprocess(img: Image.Image | np.ndarray) -> Preprocessed:
     a = 255 - gray if inverted else gray.copy()
     a = a.astype(np.float32)
     a[a < 0.15 * 255] = 0  # drop paper texture and jpeg noise
-    if a.max() == 0:
+    if a.max() == 0 or int(gray.max()) - int(gray.min()) < 0.15 * 255:  # (a flat grey, or 1x1, has no stroke)
         raise ValueError("The image looks empty (one flat colour): draw or upload a digit.")
     ys, xs = np.nonzero(a)
     crop = a[ys.min():ys.max() + 1, xs.min():xs.max() + 1]

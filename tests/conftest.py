@@ -1,11 +1,13 @@
 """Shared fixtures: one launched app per test session (a real `python app.py`), and headless Chromium."""
 from __future__ import annotations
 
+import collections
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -30,10 +32,14 @@ def launch_app(env: dict | None = None, port: int | None = None) -> tuple[subpro
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {})}
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Keep reading the app's output, or a full pipe would freeze it; the tail is kept for error messages.
+    proc.log = collections.deque(maxlen=500)
+    threading.Thread(target=lambda: proc.log.extend(proc.stdout), daemon=True).start()
     url = f"http://127.0.0.1:{port}/"
     for _ in range(240):
         if proc.poll() is not None:
-            raise RuntimeError(f"app exited: {proc.stdout.read()}")
+            time.sleep(0.5)
+            raise RuntimeError("app exited: " + "".join(proc.log))
         try:
             urllib.request.urlopen(url, timeout=1)
             return proc, url

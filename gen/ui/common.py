@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import functools
+import os
+import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
+import PIL.Image
 import torch
+from gradio import processing_utils
 
 from gen import hub
 from gen.images import upscale
@@ -44,7 +49,7 @@ def model(name: str) -> torch.nn.Module:
     try:
         return hub.load(name)
     except hub.ModelNotFound as e:
-        raise gr.Error(str(e), duration=None) from e
+        raise gr.Error(str(e), duration=None, print_exception=False) from e
 
 
 def missing(names: list[str]) -> str:
@@ -66,8 +71,41 @@ def friendly(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except ValueError as e:
-            raise gr.Error(str(e)) from e
+            raise gr.Error(str(e), print_exception=False) from e
     return wrapper
+
+
+def readable_upload(component: gr.Image) -> gr.Image:
+    """An upload that is not an image gets a clear message instead of Gradio's 'could not preprocess input'."""
+    inner = component.preprocess
+
+    def preprocess(payload):
+        try:
+            return inner(payload)
+        except (OSError, SyntaxError, PIL.Image.DecompressionBombError) as e:
+            raise gr.Error("This file is not an image (or not one that can be read): upload a PNG or JPEG.",
+                           print_exception=False) from e
+
+    component.preprocess = preprocess
+    return component
+
+
+def _save_pil_to_cache(img: PIL.Image.Image, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+    data = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    folder.mkdir(exist_ok=True, parents=True)
+    path = (folder / f"{name}.{format}").resolve()
+    if not path.exists():  # named by its content: an existing file already holds these bytes
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    return str(path)
+
+
+def fix_image_cache() -> None:
+    """Gradio 6 rewrites a cached output image in place; when many visitors get the same image (every page
+    load asks for the same latent map) one download can read a half-written file. Write once, atomically."""
+    processing_utils.save_pil_to_cache = _save_pil_to_cache
 
 
 def fmt(v: torch.Tensor | float, digits: int = 2) -> str:

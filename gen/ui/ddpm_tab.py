@@ -10,7 +10,7 @@ import torch
 
 from gen import data, diffusion
 from gen.images import grid, preprocess, to_float, to_uint8
-from gen.ui.common import DATASETS, friendly, image, missing, model
+from gen.ui.common import DATASETS, friendly, image, missing, model, readable_upload
 
 STRIP_T = [0, 50, 100, 200, 300, 400, 500, 700, 1000]
 FILM_EVERY = 50  # the filmstrip keeps x_t every this many steps
@@ -238,7 +238,8 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row():
             with gr.Column(scale=1):
                 index = gr.Number(0, label="test image index", precision=0, minimum=0, maximum=1999)
-                upload = gr.Image(label="...or upload / paste", type="pil", sources=["upload", "clipboard"], height=150)
+                upload = readable_upload(gr.Image(label="...or upload / paste", type="filepath", image_mode=None,
+                                                  sources=["upload", "clipboard"], height=150))  # see vae_tab
                 sch_name = gr.Radio(["linear", "cosine"], value="linear", label="schedule")
                 t = gr.Slider(0, 1000, 100, step=1, label="t", elem_id="ddpm-forward-t")
                 eps_seed = gr.Number(0, label="seed of ε", precision=0)

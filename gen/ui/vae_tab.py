@@ -10,7 +10,7 @@ import torch
 from gen import data
 from gen.images import PALETTE, grid, pixel_to_latent, preprocess, scatter, to_float, to_uint8
 from gen.latent import lerp, seed_to_z, slerp
-from gen.ui.common import DATASETS, fmt, friendly, image, missing, model
+from gen.ui.common import DATASETS, fmt, friendly, image, missing, model, readable_upload
 from gen.vae import encode_report, latent_grid
 
 R = 3.0  # the map and sliders cover [-3, 3]^2: 99.7% of the prior per axis
@@ -172,8 +172,8 @@ def build(demo: gr.Blocks) -> None:
                                       brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
                 # A file path, in its own mode (no RGB conversion): preprocess checks the size before decoding
                 # and keeps transparency.
-                upload = gr.Image(label="...or upload an image", type="filepath", image_mode=None,
-                                  sources=["upload", "clipboard"], height=200)
+                upload = readable_upload(gr.Image(label="...or upload an image", type="filepath", image_mode=None,
+                                                  sources=["upload", "clipboard"], height=200))
                 seed = gr.Number(0, label="seed for ε", precision=0)
                 go = gr.Button("Encode", variant="primary")
             with gr.Column():
