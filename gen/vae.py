@@ -1,6 +1,8 @@
 """Autoencoder and Variational Autoencoder (lecture section 2), MLPs on 28x28 images in [0,1]."""
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -25,15 +27,22 @@ def log_likelihood(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
 
 
+def gaussian_log_likelihood(x: torch.Tensor, mean: torch.Tensor, s: float = 1.0) -> torch.Tensor:
+    # log p(x|z) for a Gaussian decoder N(g(z), s^2 I) = -||x - g(z)||^2 / (2 s^2) - D/2 log(2 pi s^2), per example
+    d = x[0].numel()
+    return -(x - mean).pow(2).flatten(1).sum(1) / (2 * s * s) - 0.5 * d * math.log(2 * math.pi * s * s)
+
+
 class ELBO(NamedTuple):
     recon: torch.Tensor  # E_q[log p(x|z)], one sample of z, nats per image
     kl: torch.Tensor  # KL(q(z|x) || p(z)), nats per image
     elbo: torch.Tensor  # recon - kl: a lower bound on log p(x)
 
 
-def elbo(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> ELBO:
-    # ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z))
-    recon, kl = log_likelihood(x, logits), kl_gaussian(mu, logvar)
+def elbo(x: torch.Tensor, logits: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+         likelihood: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = log_likelihood) -> ELBO:
+    # ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)); `logits` is the decoder's output g(z), read by `likelihood`
+    recon, kl = likelihood(x, logits), kl_gaussian(mu, logvar)
     return ELBO(recon, kl, recon - kl)
 
 
