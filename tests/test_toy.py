@@ -1,0 +1,327 @@
+"""The training playground (gen/toy.py and its tab's handlers): data, one-line steps, learning, caps, views."""
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from gen import diffusion, toy
+from gen.ui import playground_tab as pg
+
+
+def params(m: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in m.parameters()]
+
+
+def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", [k for k in toy.DATASETS if k != "drawn"])
+def test_data_sets_are_seeded_and_in_view(name):
+    d = toy.make_data(name, 1000, seed=3)
+    assert d.x.shape == (1000, 2) and d.x.dtype == torch.float32 and d.key.shape == (1000,)
+    assert torch.equal(d.x, toy.make_data(name, 1000, seed=3).x)
+    assert not torch.equal(d.x, toy.make_data(name, 1000, seed=4).x)
+    assert (d.x.abs() < toy.R).all(1).float().mean() > 0.995  # (almost) everything is drawn inside the view
+    assert 0 <= d.key.min() and d.key.max() < 1
+
+
+def test_ring_has_eight_modes_and_coverage_counts_them():
+    d = toy.make_data("ring", 4000, 0)
+    c = toy.ring_coverage(d.x)
+    assert c.modes == 8 and c.good > 0.98
+    assert abs(c.share.sum() - c.good) < 1e-9
+    one = toy.ring_coverage(torch.tensor(toy.ring_centres()[[2]]).float().repeat(100, 1))
+    assert one.modes == 1 and one.good == 1.0
+
+
+def test_drawn_data_and_errors():
+    d = toy.make_data("drawn", 500, 0, points=[(1, 1), (-1, 0)], spread=0.05)
+    near = torch.cdist(d.x, torch.tensor([[1.0, 1.0], [-1.0, 0.0]])).min(1).values
+    assert (near < 0.3).all()
+    with pytest.raises(ValueError, match="Draw some points"):
+        toy.make_data("drawn", 500, 0, points=[])
+    with pytest.raises(ValueError, match="unknown data set"):
+        toy.make_data("banana", 500, 0)
+    with pytest.raises(ValueError, match="N must be"):
+        toy.make_data("ring", 3, 0)
+
+
+def test_chamfer_small_for_the_same_distribution_large_for_a_collapse():
+    a, b = toy.make_data("moons", 600, 0).x, toy.make_data("moons", 600, 1).x
+    collapsed = a[:1].repeat(600, 1)
+    assert toy.chamfer(a, b) < 0.15 < toy.chamfer(collapsed, b)
+
+
+# ---- GAN: Algorithm 1, one line at a time ----------------------------------------------------
+
+def test_d_step_updates_only_d_and_g_step_only_g():
+    tr = toy.GANTrainer(toy.make_data("ring", 500, 0), seed=0)
+    g0, d0 = params(tr.G), params(tr.D)
+    tr.d_step()
+    g1, d1 = params(tr.G), params(tr.D)
+    assert same(g0, g1) and not same(d0, d1)
+    assert (tr.updates, tr.iterations, tr.last, tr.phase) == (1, 0, "d", 1)
+    tr.g_step()
+    g2, d2 = params(tr.G), params(tr.D)
+    assert same(d1, d2) and not same(g1, g2)
+    assert (tr.updates, tr.iterations, tr.last, tr.phase) == (2, 1, "g", 0)
+
+
+def test_iteration_is_k_d_steps_then_one_g_step():
+    tr = toy.GANTrainer(toy.make_data("ring", 500, 0), k=3)
+    tr.d_step()  # one of the k = 3 D steps done by hand: the iteration finishes the other two
+    tr.iteration()
+    assert [h["kind"] for h in tr.history] == ["d", "d", "d", "g"]
+    tr.step(2)
+    assert tr.updates == 12 and tr.iterations == 3
+
+
+def test_gan_uses_the_image_models_losses():
+    from gen.gan import d_loss, g_loss
+
+    tr = toy.GANTrainer(toy.make_data("ring", 500, 0), seed=1)
+    rng = tr.rng.get_state()
+    x, z = tr.sample_batch(), tr.noise()  # the minibatches d_step is about to draw
+    with torch.no_grad():
+        expect = float(d_loss(tr.D(x), tr.D(tr.G(z))))
+    tr.rng.set_state(rng)
+    assert tr.d_step()["d_loss"] == pytest.approx(expect, rel=1e-6)
+    fake = tr.fakes()[:4]
+    xg = fake.clone().requires_grad_(True)
+    grad = torch.autograd.grad(g_loss(tr.D(xg), "non-saturating") * 4, xg)[0]
+    assert torch.allclose(tr.generator_push(fake), -grad)  # the arrows: -d(per-sample G loss)/dx
+
+
+def test_hyper_parameters_change_while_training():
+    tr = toy.GANTrainer(toy.make_data("ring", 500, 0))
+    tr.configure(lr_d=0.01, lr_g=0.003, k=2, loss="minimax")
+    assert tr.opt_d.param_groups[0]["lr"] == 0.01 and tr.opt_g.param_groups[0]["lr"] == 0.003
+    tr.configure(optimizer="SGD")
+    assert isinstance(tr.opt_d, torch.optim.SGD) and tr.opt_d.param_groups[0]["lr"] == 0.01
+    with pytest.raises(ValueError, match="unknown generator loss"):
+        tr.configure(loss="wasserstein")
+    with pytest.raises(ValueError, match="k must be"):
+        tr.configure(k=0)
+
+
+def test_gan_non_saturating_learns_the_ring():
+    """Seeded: after 500 iterations the fakes sit near the data and reach several of the 8 modes."""
+    tr = toy.GANTrainer(toy.make_data("ring", 2000, 0), loss="non-saturating", seed=0)
+    before = toy.chamfer(tr.fakes(), tr.data.x[tr.view_idx])
+    tr.step(500)
+    after = toy.chamfer(tr.fakes(), tr.data.x[tr.view_idx])
+    c = toy.ring_coverage(tr.fakes())
+    assert after < 0.5 * before
+    assert c.modes > 1
+    g = [h["g_loss"] for h in tr.history if h["kind"] == "g"]
+    assert np.mean(g[-100:]) < np.mean(g[:20])  # G's loss falls as its samples move onto the data
+
+
+# ---- DDPM: Algorithm 1 and 2 with the image model's functions --------------------------------
+
+def test_toy_schedules_reach_noise():
+    for name in ("linear", "cosine"):
+        sch = toy.toy_schedule(name, 100)
+        assert sch.T == 100 and float(sch.alpha_bar[-1]) < 1e-3
+    assert torch.equal(toy.toy_schedule("cosine", 50).beta, diffusion.make_schedule("cosine", 50).beta)
+    with pytest.raises(ValueError):
+        toy.toy_schedule("quadratic", 100)
+
+
+def test_ddpm_learns_moons():
+    tr = toy.DDPMTrainer(toy.make_data("moons", 2000, 0), T=100, seed=0)
+    tr.step(30)
+    early = toy.chamfer(tr.chain()[0], tr.data.x[tr.view_idx])
+    tr.step(370)
+    late = toy.chamfer(tr.chain()[0], tr.data.x[tr.view_idx])
+    losses = [h["loss"] for h in tr.history]
+    assert np.mean(losses[-50:]) < 0.8 * np.mean(losses[:20])  # L_simple falls
+    assert late < 0.6 * early  # and the samples of Algorithm 2 move onto the data
+    chain = tr.chain()
+    assert chain.shape == (101, 400, 2)
+    assert torch.equal(torch.tensor(chain[100]), diffusion.noise((400, 2), tr.chain_seed))  # x_T ~ N(0, I), seeded
+
+
+def test_ddpm_is_deterministic_and_leaves_global_rng_alone():
+    torch.manual_seed(123)
+    ref = torch.rand(3)
+    torch.manual_seed(123)
+    a = toy.DDPMTrainer(toy.make_data("ring", 500, 0), seed=5)
+    a.step(5)
+    assert torch.equal(torch.rand(3), ref)  # training drew nothing from the global RNG
+    b = toy.DDPMTrainer(toy.make_data("ring", 500, 0), seed=5)
+    b.step(5)
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+
+
+def test_forward_cloud_is_q_sample():
+    tr = toy.DDPMTrainer(toy.make_data("spiral", 500, 0), T=100)
+    x0 = tr.data.x[tr.view_idx]
+    assert torch.equal(tr.forward_cloud(0), x0)
+    assert torch.allclose(tr.forward_cloud(100), tr.view_eps, atol=0.05)  # sqrt(ab_T) ~ 0: pure noise
+
+
+# ---- VAE ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("latent", [1, 2])
+def test_vae_elbo_rises(latent):
+    tr = toy.VAETrainer(toy.make_data("moons", 2000, 0), latent=latent, seed=0)
+    tr.step(300)
+    elbos = [h["elbo"] for h in tr.history]
+    assert np.mean(elbos[-30:]) > np.mean(elbos[:10]) + 1.0
+    assert all(h["elbo"] == pytest.approx(h["recon"] - h["kl"]) for h in tr.history[-5:])
+    assert tr.codes().shape == (len(tr.view_idx), latent)
+
+
+def test_vae_beta_trades_kl_for_reconstruction():
+    lo = toy.VAETrainer(toy.make_data("ring", 2000, 0), beta=0.2, seed=0)
+    hi = toy.VAETrainer(toy.make_data("ring", 2000, 0), beta=4.0, seed=0)
+    lo.step(300)
+    hi.step(300)
+    mean = lambda tr, k: np.mean([h[k] for h in tr.history[-50:]])  # noqa: E731
+    assert mean(hi, "kl") < mean(lo, "kl") and mean(hi, "recon") < mean(lo, "recon")
+
+
+def test_gaussian_decoder_log_likelihood():
+    from gen.vae import gaussian_log_likelihood
+
+    x = torch.tensor([[1.0, 2.0]])
+    assert float(gaussian_log_likelihood(x, x, s=1.0)) == pytest.approx(-np.log(2 * np.pi))
+    assert float(gaussian_log_likelihood(x, x + torch.tensor([[0.1, 0.0]]), s=0.1)) == pytest.approx(
+        -0.5 - np.log(2 * np.pi * 0.01))
+
+
+# ---- caps, curves, views, threads ------------------------------------------------------------
+
+def test_cap_stops_training():
+    tr = toy.VAETrainer(toy.make_data("moons", 500, 0))
+    tr.updates = toy.CAP - 3
+    tr.step(10)
+    assert tr.updates == toy.CAP and tr.remaining() == 0
+    with pytest.raises(ValueError, match="Reset"):
+        tr.step(1)
+
+
+def test_curves_are_binned():
+    tr = toy.VAETrainer(toy.make_data("moons", 500, 0))
+    tr.step(60)
+    df = tr.curves({"recon": "r", "kl": "k"}, max_points=25)
+    assert set(df["series"]) == {"r", "k"} and len(df) == 50 and df["step"].max() == 60
+
+
+def test_views_are_images():
+    gan = toy.GANTrainer(toy.make_data("ring", 500, 0))
+    ddpm = toy.DDPMTrainer(toy.make_data("moons", 500, 0))
+    vae = toy.VAETrainer(toy.make_data("moons", 500, 0), latent=1)
+    for im in (toy.gan_view(gan, 200), toy.ddpm_view(ddpm, 50, size=200), *toy.vae_view(vae, 200, 120),
+               toy.data_view([(0, 0)], size=200)):
+        assert im.dtype == np.uint8 and im.shape[2] == 3 and im.shape[0] in (120, 200)
+        assert im.std() > 5  # something is drawn
+    assert toy.data_url(toy.data_view([])).startswith("data:image/jpeg;base64,")
+
+
+def test_one_thread_is_per_thread():
+    outer = torch.get_num_threads()
+    seen = {}
+
+    def other():
+        seen["other"] = torch.get_num_threads()
+
+    with toy.one_thread():
+        seen["inside"] = torch.get_num_threads()
+        t = threading.Thread(target=other)
+        t.start()
+        t.join()
+    assert torch.get_num_threads() == outer
+    if toy._libgomp() is not None:
+        assert seen["inside"] == 1
+    assert seen["other"] == outer
+
+
+# ---- the tab's handlers, without a browser ---------------------------------------------------
+
+GAN_HP = ["ring", 500, 0, 2, 1e-3, 1e-3, "Adam", 1, "non-saturating", 5]
+DDPM_HP = ["moons", 500, 0, "linear", 50, 3e-3, 5]
+VAE_HP = ["moons", 500, 0, 2, 3e-3, 1.0, 0.1, 5]
+
+
+def test_tab_step_buttons_do_one_update():
+    frame = pg.gan_reset(None, *GAN_HP)
+    box = frame[-1]
+    g0, d0 = params(box.gan.G), params(box.gan.D)
+    frame = pg.gan_d_step(box, *GAN_HP)
+    assert frame[3] == 1 and same(g0, params(box.gan.G)) and not same(d0, params(box.gan.D))
+    assert "background:rgba(255,196,0" in frame[1].split("update D")[0].rsplit("<div", 1)[1]  # line 5 lit
+    d1 = params(box.gan.D)
+    frame = pg.gan_g_step(box, *GAN_HP)
+    assert frame[3] == 2 and same(d1, params(box.gan.D)) and not same(g0, params(box.gan.G))
+    frame = pg.gan_iteration(box, *GAN_HP)
+    assert frame[3] == 4
+
+
+def test_tab_settings_rebuild_or_reconfigure():
+    box = pg.gan_d_step(None, *GAN_HP)[-1]
+    model = box.gan
+    pg.gan_configure(box, *GAN_HP[:4], 1e-2, *GAN_HP[5:])  # a learning rate: same model, new lr
+    assert box.gan is model and model.lr_d == 1e-2
+    pg.gan_d_step(box, "moons", *GAN_HP[1:])  # other data: a new model
+    assert box.gan is not model and box.gan.data.name == "moons" and box.gan.updates == 1
+
+
+def test_tab_play_streams_and_stops_at_the_cap(monkeypatch):
+    monkeypatch.setattr(pg, "FPS", 1000)
+    monkeypatch.setattr(pg, "TEXT_EVERY", 0.0)
+    box = pg.vae_reset(None, *VAE_HP)[-1]
+    box.vae.updates = toy.CAP - 12
+    frames = list(pg.vae_play(box, *VAE_HP))
+    assert box.vae.updates == toy.CAP
+    assert [f[2] for f in frames] == [toy.CAP - 7, toy.CAP - 2, toy.CAP, toy.CAP]
+    assert "cap" in frames[-1][1] and "cap" not in frames[-2][1]
+    assert all(f[0].startswith("<div") for f in frames)  # the view goes out with every frame
+
+
+def test_tab_play_throttles_text_but_not_the_view(monkeypatch):
+    monkeypatch.setattr(pg, "FPS", 1000)
+    monkeypatch.setattr(pg, "TEXT_EVERY", 1e9)  # text only with the first frame
+    box = pg.gan_reset(None, *GAN_HP)[-1]
+    play = pg.gan_play(box, *GAN_HP)
+    frames = [next(play) for _ in range(4)]
+    play.close()
+    assert len({f[0] for f in frames}) == 4  # a new view each frame
+    assert isinstance(frames[0][3], int) and all(not isinstance(f[3], int) for f in frames[1:])
+
+
+def test_tab_ddpm_sample_animates_down_to_zero(monkeypatch):
+    monkeypatch.setattr(pg, "FPS", 1000)
+    box = pg.ddpm_step(None, 10, *DDPM_HP)[-1]
+    frames = list(pg.ddpm_sample(box, *DDPM_HP))
+    ts = [f[-1] for f in frames]
+    assert ts[0] == 50 and ts[-1] == 0 and ts == sorted(ts, reverse=True)
+    assert box.ddpm.updates == 10  # sampling does not train
+
+
+def test_tab_drawing_feeds_the_models():
+    box = pg.Playground()
+    with pytest.raises(Exception, match="Draw some points"):
+        pg.gan_reset(box, "drawn", *GAN_HP[1:])
+    box = pg.draw_edit(box, 0.1, "ring")[-1]
+    assert len(box.points) == 24
+    frame = pg.vae_step(box, 1, "drawn", *VAE_HP[1:])
+    assert box.vae.data.name == "drawn" and frame[2] == 1
+    box = pg.draw_edit(box, 0.1, "undo")[-1]
+    pg.vae_step(box, 1, "drawn", *VAE_HP[1:])
+    assert box.vae.updates == 1  # the drawing changed: a new model
+
+
+def test_state_summary():
+    box = pg.gan_d_step(None, *GAN_HP)[-1]
+    s = pg.state(box)
+    assert s["gan"]["updates"] == 1 and s["gan"]["last_line"] == "d" and s["ddpm"] is None
+    assert s["gan"]["hparams"]["loss"] == "non-saturating" and "modes" in s["gan"]
+    assert s["gan"]["stats"]["g_loss"] is None  # no G step yet: null, not NaN (JSON has no NaN)
+    json.dumps(s, allow_nan=False)
