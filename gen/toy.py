@@ -283,6 +283,17 @@ class Trainer:
     def remaining(self) -> int:
         return max(0, CAP - self.updates)
 
+    def _configure(self, lr: float | None, per_frame: int | None) -> None:
+        """The settings every single-optimiser trainer shares (the GAN has two learning rates)."""
+        if lr is not None:
+            if not 0 < float(lr) <= 1:
+                raise ValueError(f"the learning rate must be in (0, 1], got {lr}")
+            self.lr = float(lr)
+            for group in self.opt.param_groups:
+                group["lr"] = self.lr
+        if per_frame is not None:
+            self.per_frame = max(1, int(per_frame))
+
     def _check(self, n: int = 1) -> int:
         if self.remaining() <= 0:
             raise ValueError(f"This model has had its {CAP:,} updates for this session: press Reset to start again.")
@@ -482,14 +493,7 @@ class DDPMTrainer(Trainer):
         self._chain: tuple[int, int, np.ndarray] | None = None  # (updates, seed, chain)
 
     def configure(self, lr: float | None = None, per_frame: int | None = None) -> None:
-        if lr is not None:
-            if not 0 < float(lr) <= 1:
-                raise ValueError(f"the learning rate must be in (0, 1], got {lr}")
-            self.lr = float(lr)
-            for group in self.opt.param_groups:
-                group["lr"] = self.lr
-        if per_frame is not None:
-            self.per_frame = max(1, int(per_frame))
+        self._configure(lr, per_frame)
 
     @single_threaded
     def step(self, n: int = 1) -> float:
@@ -575,14 +579,7 @@ class VAETrainer(Trainer):
             if not 0 < float(s) <= 10:
                 raise ValueError(f"the decoder's s must be in (0, 10], got {s}")
             self.s = float(s)
-        if lr is not None:
-            if not 0 < float(lr) <= 1:
-                raise ValueError(f"the learning rate must be in (0, 1], got {lr}")
-            self.lr = float(lr)
-            for group in self.opt.param_groups:
-                group["lr"] = self.lr
-        if per_frame is not None:
-            self.per_frame = max(1, int(per_frame))
+        self._configure(lr, per_frame)
 
     @single_threaded
     def step(self, n: int = 1) -> dict:
