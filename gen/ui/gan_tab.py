@@ -99,14 +99,6 @@ def follow(seed: float | None, start: float | None):
     return fixed, new, gr.Gallery(selected_index=s - new)
 
 
-def move(seed: float | None, delta: int) -> int:
-    try:
-        s, _ = gan.clamp_seed(seed)
-    except ValueError:
-        s = 0
-    return min(max(s + delta, 0), gan.SEED_MAX)
-
-
 def focus(start: float, evt: gr.SelectData) -> int:
     return int(start) + int(evt.index)
 
@@ -452,9 +444,11 @@ def build(demo: gr.Blocks) -> None:
     seed.change(follow, [seed, start], [seed, start, gallery], api_name=False, **live)
     start.change(grid, [start, ds, psi], [gallery, glabel], api_name="gan_grid", **live)
     gallery.select(focus, start, seed, api_name=False)
-    prev.click(lambda s: move(s, -1), seed, seed, api_name=False)
-    nxt.click(lambda s: move(s, 1), seed, seed, api_name=False)
-    rnd.click(lambda: random.randrange(100_000), None, seed, api_name=False)
+    # ◀ ▶ random change the seed in the browser: one server round trip per image instead of two.
+    step_js = "(s) => Math.min(Math.max(Math.round(Number(s) || 0) + ({d}), 0), {m})"
+    prev.click(None, seed, seed, js=step_js.format(d=-1, m=gan.SEED_MAX), api_name=False)
+    nxt.click(None, seed, seed, js=step_js.format(d=1, m=gan.SEED_MAX), api_name=False)
+    rnd.click(None, None, seed, js="() => Math.floor(Math.random() * 100000)", api_name=False)
 
     def redraw(*args):
         return (*sample(*args[:-1]), objective(*args))
