@@ -439,9 +439,10 @@ def build(demo: gr.Blocks) -> None:
     # The focused seed: every change (typing, ◀ ▶ random, a grid click) redraws the image and the live objective.
     live = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
     focused = [seed, ds, psi, *u]
+    # The image first, alone; then the grid follows and the objective panel updates.
     seed.change(sample, focused, [img, dtext], api_name="gan_sample", **live).then(
+        follow, [seed, start], [seed, start, gallery], api_name=False, **live).then(
         objective, [*focused, ridx], obj, api_name=False, **live)
-    seed.change(follow, [seed, start], [seed, start, gallery], api_name=False, **live)
     start.change(grid, [start, ds, psi], [gallery, glabel], api_name="gan_grid", **live)
     gallery.select(focus, start, seed, api_name=False)
     # ◀ ▶ random change the seed in the browser: one server round trip per image instead of two.
