@@ -17,7 +17,8 @@ TITLE = "genlab: generative models, live"
 
 def build() -> gr.Blocks:
     common.fix_image_cache()
-    with gr.Blocks(title=TITLE) as demo:
+    # Output images are cached as files: drop those older than an hour, checking every 30 minutes.
+    with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
         with gr.Row(equal_height=True):
             gr.Markdown(f"# {TITLE}\nAutoencoders and VAEs, GANs and DDPM diffusion on MNIST and Fashion-MNIST, "
                         "with the lecture's equations next to their live values.", elem_classes="intro")
@@ -57,7 +58,8 @@ def main() -> None:
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs network)")
     a = p.parse_args()
     build().launch(server_name=a.host, server_port=a.port, share=a.share, theme=common.THEME, css=common.CSS,
-                   max_file_size="10mb", show_error=True)
+                   max_file_size="10mb", show_error=True,
+                   state_session_capacity=500)  # per-visitor state (a diffusion chain, a toy model): a class
 
 
 if __name__ == "__main__":
