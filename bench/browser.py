@@ -30,8 +30,13 @@ SET_RANGE = """const r = document.querySelector('[aria-label="range slider for {
 r.value = {value}; r.dispatchEvent(new Event('input', {{bubbles: true}}));"""
 
 
-def round_trips(page: Page, elem_id: str, acts: list[str]) -> list[float]:
-    return [page.evaluate(ROUND_TRIP, [elem_id, act]) for act in acts]
+def round_trips(page: Page, elem_id: str, acts: list[str], idle_ms: int = 0) -> list[float]:
+    """One round trip per action; `idle_ms` lets follow-up events (a grid, a panel) finish in between."""
+    out = []
+    for act in acts:
+        out.append(page.evaluate(ROUND_TRIP, [elem_id, act]))
+        page.wait_for_timeout(idle_ms)
+    return out
 
 
 def frames_per_second(page: Page, elem_id: str, seconds: float = 5.0) -> float:
@@ -66,9 +71,11 @@ def main() -> None:
                 page.get_by_role("tab", name="GAN").click()
                 page.wait_for_selector("#gan-image img", timeout=30_000)
                 acts = ["document.querySelector('#gan-next').click()"] * a.n
-                rt = round_trips(page, "gan-image", acts)
-                print(f"GAN seed -> image:    median {statistics.median(rt):6.1f} ms, p90 "
-                      f"{sorted(rt)[int(0.9 * len(rt))]:6.1f} ms over {len(rt)} clicks (target median <= 150)")
+                for idle in (600, 0):  # a visitor clicking, looking, clicking; and clicking as fast as possible
+                    rt = round_trips(page, "gan-image", acts, idle)
+                    print(f"GAN seed -> image:    median {statistics.median(rt):6.1f} ms, p90 "
+                          f"{sorted(rt)[int(0.9 * len(rt))]:6.1f} ms over {len(rt)} clicks {idle} ms apart "
+                          "(target median <= 150)")
             page.get_by_role("tab", name="DDPM diffusion").click()
             page.wait_for_selector("#ddpm-xt img", timeout=30_000)
             page.locator("#ddpm-every input[type=radio]").first.check()  # Play: 1 step per frame, every step shown

@@ -87,3 +87,21 @@ def test_compare_tab_samples_each_family_with_time_and_figures(client):
     for family, card in zip(("VAE", "GAN", "DDPM"), cards):
         assert card.startswith(f"### {family}") and " ms** for 16 samples" in card and "FID" in card
     assert "nats" in cards[0] and "none" in cards[1]
+
+
+def test_gan_sample_seed_names_one_image(client):
+    a, text = client.predict(42, "MNIST", api_name="/gan_sample")
+    b, _ = client.predict(42, "MNIST", api_name="/gan_sample")
+    c, _ = client.predict(43, "MNIST", api_name="/gan_sample")
+    assert (img(a) == img(b)).all() and np.abs(img(a).astype(int) - img(c)).mean() > 5
+    assert "D(G(z))" in text and img(a).shape == (336, 336)
+
+
+def test_gan_grid_has_sixteen_seeds_with_verdicts(client):
+    cells, title = client.predict(40, "Fashion-MNIST", api_name="/gan_grid")
+    assert len(cells) == 16 and all(c["caption"].startswith("D=") for c in cells)
+
+
+def test_gan_interpolate(client):
+    strip, gif, text = client.predict(1, 2, "MNIST", 8, "spherical", api_name="/gan_interpolate")
+    assert img(strip).shape[1] > 6 * img(strip).shape[0] and str(gif).endswith(".gif")

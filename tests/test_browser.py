@@ -102,3 +102,16 @@ def test_clicking_the_latent_map_sets_z(page: Page):
     page.mouse.click(box["x"] + 0.75 * box["width"], box["y"] + 0.25 * box["height"])  # z = (1.5, 1.5)
     expect(page.get_by_label("number input for z1")).to_have_value(re.compile(r"^1\.[45]"), timeout=20_000)
     expect(page.get_by_label("number input for z2")).to_have_value(re.compile(r"^1\.[45]"))
+
+
+def test_gan_seed_change_changes_image(page: Page):
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.wait_for_selector("#gan-image img")
+    before = src(page, "gan-image")
+    page.locator("#gan-next").click()
+    after = wait_src_change(page, "gan-image", before)
+    box = page.get_by_label("seed", exact=True)
+    expect(box).to_have_value("43")
+    box.fill("7")
+    box.press("Enter")
+    wait_src_change(page, "gan-image", after)

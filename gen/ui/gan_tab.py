@@ -99,8 +99,18 @@ def follow(seed: float | None, start: float | None):
     return fixed, new, gr.Gallery(selected_index=s - new)
 
 
-def focus(start: float, evt: gr.SelectData) -> int:
-    return int(start) + int(evt.index)
+def focus(start: float, ds: str, psi: float, u1: float, u2: float, u3: float, evt: gr.SelectData):
+    """A grid click: that cell's seed, and its image."""
+    s = int(start) + int(evt.index)
+    return (s, *sample(s, ds, psi, u1, u2, u3))
+
+
+def step_seed(delta: int | None):
+    """◀ (-1), ▶ (+1) or random (None): the new seed and its image, in one round trip."""
+    def handler(seed: float | None, ds: str, psi: float, u1: float, u2: float, u3: float):
+        s = random.randrange(100_000) if delta is None else min(max(int(seed or 0) + delta, 0), gan.SEED_MAX)
+        return (s, *sample(s, ds, psi, u1, u2, u3))
+    return handler
 
 
 def pick_real(index: float | None, evt: gr.SelectData) -> int:
@@ -439,17 +449,17 @@ def build(demo: gr.Blocks) -> None:
     # The focused seed: every change (typing, ◀ ▶ random, a grid click) redraws the image and the live objective.
     live = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
     focused = [seed, ds, psi, *u]
-    # The image first, alone; then the grid follows and the objective panel updates.
-    seed.change(sample, focused, [img, dtext], api_name="gan_sample", **live).then(
-        follow, [seed, start], [seed, start, gallery], api_name=False, **live).then(
-        objective, [*focused, ridx], obj, api_name=False, **live)
+    # One server round trip per new seed: typing, ◀ ▶ random and a grid click each return the image
+    # themselves (seed.input, not .change, so a seed set by the server does not draw it twice); then the
+    # grid follows and the objective panel updates.
+    after = dict(fn=follow, inputs=[seed, start], outputs=[seed, start, gallery], api_name=False, **live)
+    after_obj = dict(fn=objective, inputs=[*focused, ridx], outputs=obj, api_name=False, **live)
+    seed.input(sample, focused, [img, dtext], api_name="gan_sample", **live).then(**after).then(**after_obj)
+    for btn, delta in ((prev, -1), (nxt, 1), (rnd, None)):
+        btn.click(step_seed(delta), focused, [seed, img, dtext], api_name=False, **live).then(**after).then(
+            **after_obj)
     start.change(grid, [start, ds, psi], [gallery, glabel], api_name="gan_grid", **live)
-    gallery.select(focus, start, seed, api_name=False)
-    # ◀ ▶ random change the seed in the browser: one server round trip per image instead of two.
-    step_js = "(s) => Math.min(Math.max(Math.round(Number(s) || 0) + ({d}), 0), {m})"
-    prev.click(None, seed, seed, js=step_js.format(d=-1, m=gan.SEED_MAX), api_name=False)
-    nxt.click(None, seed, seed, js=step_js.format(d=1, m=gan.SEED_MAX), api_name=False)
-    rnd.click(None, None, seed, js="() => Math.floor(Math.random() * 100000)", api_name=False)
+    gallery.select(focus, [start, *focused[1:]], [seed, img, dtext], api_name=False, **live).then(**after_obj)
 
     def redraw(*args):
         return (*sample(*args[:-1]), objective(*args))
