@@ -384,12 +384,7 @@ def ddpm_play(box, *hp):
             raise gr.Error(str(e)) from e
         box.ddpm_mode = "train"
 
-    def advance(tr: toy.DDPMTrainer) -> bool:
-        if tr.remaining() <= 0:
-            return False
-        tr.step(tr.per_frame)
-        return True
-    yield from _play(box, "ddpm", advance, lambda b, plots, note: _ddpm_frame(b, plots, note, playing=True))
+    yield from _play(box, "ddpm", _advance_one_frame, lambda b, plots, note: _ddpm_frame(b, plots, note, playing=True))
 
 
 def ddpm_sample(box, *hp):
@@ -435,6 +430,14 @@ def _vae_equations(latent: int, s: float) -> str:
             "−KL = ½ (1 + log σ² − σ² − μ²).  \n**β**: β > 1 pulls the codes onto the prior (smoother, blurrier "
             "samples, more overlap in latent space); β < 1 favours reconstruction (codes spread out, holes between "
             "them, worse samples from p(z)); β = 0 is a plain autoencoder with noise.")
+
+
+def _advance_one_frame(tr: toy.DDPMTrainer | toy.VAETrainer) -> bool:
+    """One Play frame's worth of updates for a single-network trainer; False once the session cap is reached."""
+    if tr.remaining() <= 0:
+        return False
+    tr.step(tr.per_frame)
+    return True
 
 
 def _vae_frame(box: Playground, plots: bool = True, note: str = "") -> tuple:
@@ -511,12 +514,7 @@ def vae_play(box, *hp):
         except ValueError as e:
             raise gr.Error(str(e)) from e
 
-    def advance(tr: toy.VAETrainer) -> bool:
-        if tr.remaining() <= 0:
-            return False
-        tr.step(tr.per_frame)
-        return True
-    yield from _play(box, "vae", advance, _vae_frame)
+    yield from _play(box, "vae", _advance_one_frame, _vae_frame)
 
 
 # ---- your own data -----------------------------------------------------------------------------
