@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -40,6 +41,14 @@ def nearest_training(image: np.ndarray, dataset: str, k: int = 5) -> Neighbours:
     train = torch.as_tensor(x.reshape(len(x), -1), dtype=torch.float32)
     d = torch.cdist(torch.as_tensor(image.reshape(1, -1), dtype=torch.float32), train)[0]
     dist, idx = d.topk(k, largest=False)
+    return Neighbours(idx.numpy(), dist.numpy(), typical_distance(dataset))
+
+
+@cache
+def typical_distance(dataset: str) -> float:
+    """Median distance of 200 real test images to their nearest training image: the 'new, not copied' scale."""
+    x, _ = data.train_sample(dataset)
     test, _ = data.test_sample(dataset)
+    train = torch.as_tensor(x.reshape(len(x), -1), dtype=torch.float32)
     ref = torch.cdist(torch.as_tensor(test[:200].reshape(200, -1), dtype=torch.float32), train).min(1).values
-    return Neighbours(idx.numpy(), dist.numpy(), float(ref.median()))
+    return float(ref.median())
