@@ -2,6 +2,8 @@
 
 `python train/ddpm.py --dataset mnist`
 """
+import json
+import math
 import shutil
 import sys
 from pathlib import Path
@@ -24,6 +26,9 @@ p.add_argument("--schedule", choices=["linear", "cosine"], default="linear")
 p.add_argument("--ch", type=int, default=32)
 p.add_argument("--ema", type=float, default=0.9995)
 p.add_argument("--every", type=int, default=2000, help="save state and a sample grid every this many steps")
+p.add_argument("--init", default=None, help="start from an exported model folder (its EMA weights), e.g. to "
+               "continue training on other hardware; the optimiser starts fresh")
+p.add_argument("--cosine", action="store_true", help="anneal the learning rate to 0 by --steps (a final phase)")
 args = p.parse_args()
 x, _ = setup(args, f"ddpm-{args.dataset}")
 x = x * 2 - 1  # diffusion works on [-1, 1]
@@ -31,11 +36,24 @@ sch = diffusion.make_schedule(args.schedule, args.T)
 model = UNet(args.ch, T=args.T, schedule=args.schedule, dataset=args.dataset).to(args.device)
 ema = EMA(model, args.ema)
 opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
-step, spent, history = 0, 0.0, []
+step, spent, history, first = 0, 0.0, [], 0  # first: where this run started (the cosine schedule spans the rest)
 if state := load_state(args.state):
     model.load_state_dict(state["model"]), ema.model.load_state_dict(state["ema"]), opt.load_state_dict(state["opt"])
     step, spent, history = state["step"], state["seconds"], state["history"]
+    first = state.get("first", 0)
     print(f"resumed from {args.state} at step {step}")
+elif args.init:
+    from gen.hub import _from_folder  # the same safetensors loading the app uses
+
+    init = _from_folder(UNet, Path(args.init), args.init).state_dict()
+    model.load_state_dict(init), ema.model.load_state_dict(init)
+    prev = json.loads((Path(args.init) / "training.json").read_text())
+    step, spent, history = prev["steps"], prev["train_seconds"], prev["history"]
+    first = step
+    print(f"initialised from {args.init} (step {step}); optimiser state starts fresh")
+if args.cosine:
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(1.0, (step - first) / max(1, args.steps - first)))))
 clock = Clock(spent, args.max_minutes)
 amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.device.startswith("cuda"))  # mixed precision on GPU
 samples_dir = args.run_dir / Path(f"{args.name}-samples")
@@ -47,7 +65,7 @@ def save() -> None:
         x0 = diffusion.ddim_sample(ema.model, sch, diffusion.noise((64, 1, 28, 28), 0).to(args.device), 50)
     Image.fromarray(grid(to_uint8(x0, signed=True), 8)).save(samples_dir / f"step-{step:06d}.png")
     save_state(args.state, model=model.state_dict(), ema=ema.model.state_dict(), opt=opt.state_dict(), step=step,
-               seconds=clock.seconds, history=history)
+               seconds=clock.seconds, history=history, first=first)
 
 
 bar = tqdm(total=args.steps, initial=step, mininterval=2)
@@ -60,6 +78,8 @@ while step < args.steps and not clock.out_of_time():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if args.cosine:
+            sched.step()
         ema.update(model, step)
         step += 1
         running = 0.99 * running + 0.01 * loss.item() if running else loss.item()
