@@ -80,7 +80,7 @@ def main() -> None:
             page.wait_for_selector("#ddpm-xt img", timeout=30_000)
             page.locator("#ddpm-every input[type=radio]").first.check()  # Play: 1 step per frame, every step shown
             page.locator("#ddpm-play").click()
-            page.wait_for_function("() => +document.querySelector('#ddpm-t input').value < 995")
+            page.wait_for_function("() => +document.querySelector('#ddpm-t').textContent < 995")
             fps = frames_per_second(page, "ddpm-xt")
             page.locator("#ddpm-pause").click()
             print(f"DDPM Play stream:     {fps:6.1f} frames/s with every step shown (target >= 20)")

@@ -1,6 +1,8 @@
 """Image helpers: tensors <-> uint8 / PIL, grids, crisp upscaling, preprocessing of user images."""
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,6 +25,13 @@ def to_float(images: np.ndarray | torch.Tensor, signed: bool = False) -> torch.T
     """uint8 [N,H,W] -> float [N,1,H,W] in [0,1] (or [-1,1] if signed)."""
     x = torch.as_tensor(np.asarray(images)).float().div(255).unsqueeze(1)
     return x * 2 - 1 if signed else x
+
+
+def data_url(img: np.ndarray, fmt: str = "PNG", quality: int = 90) -> str:
+    """An image as an inline data URL: streamed frames live in the page, not in files on the server."""
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, fmt, **({"quality": quality} if fmt == "JPEG" else {}))
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def upscale(img: np.ndarray, size: int = 448) -> np.ndarray:

@@ -7,11 +7,9 @@ No Gradio here: gen/ui/playground_tab.py wires this to the browser.
 """
 from __future__ import annotations
 
-import base64
 import contextlib
 import ctypes
 import functools
-import io
 import math
 import time
 from collections.abc import Iterator, Sequence
@@ -764,10 +762,3 @@ def data_view(points: Sequence[Sequence[float]], data: ToyData | None = None, si
     if len(p):
         dots(im, p, (20, 20, 20), 5.0)
     return np.asarray(im)
-
-
-def data_url(img: np.ndarray, quality: int = 90) -> str:
-    """A view as an inline data URL (JPEG): streamed frames live in the page, not in files on the server."""
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, "JPEG", quality=quality)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()

@@ -1,6 +1,9 @@
 """The app's API through gradio_client, against a launched `python app.py`."""
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import pytest
 from gradio_client import handle_file
@@ -67,13 +70,29 @@ def test_ddpm_forward_closed_form_numbers(client):
     assert np.abs(img(x_t).astype(int) - img(eps)).mean() < 3
 
 
+def data_image(url: str) -> np.ndarray:
+    assert url.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+
+
 def test_ddpm_reverse_steps(client):
-    out = client.predict("MNIST", 7, api_name="/ddpm_reset")
-    assert out[5] == 1000
-    out = client.predict("beta", api_name="/ddpm_step10")
-    assert out[5] == 990 and "Algorithm 2" in out[3]
-    out = client.predict(100, "beta", api_name="/ddpm_jump")
-    assert out[5] == 100
+    view = client.predict("MNIST", 7, api_name="/ddpm_reset")
+    assert view["fps"] == 0 and view["frames"][-1]["t"] == 1000
+    view = client.predict("beta", api_name="/ddpm_step10")
+    f = view["frames"][-1]
+    assert f["t"] == 990 and "Algorithm 2" in f["numbers"]
+    assert all(data_image(f[k]).shape == (28, 28) for k in ("x_t", "eps", "x0_hat"))
+    view = client.predict(100, "beta", api_name="/ddpm_jump")
+    assert view["frames"][-1]["t"] == 100
+
+
+def test_ddpm_play_streams_chunks_of_frames(client):
+    client.predict("MNIST", 3, api_name="/ddpm_reset")
+    chunks = list(client.submit("beta", 25, api_name="/ddpm_play"))
+    ts = [f["t"] for c in chunks for f in c["frames"]]
+    assert ts == list(range(975, -1, -25))  # every 25th step, down to x_0
+    assert all(c["fps"] > 0 and len(c["frames"]) > 1 for c in chunks[:-1])  # many frames per message
+    assert data_image(chunks[-1]["frames"][-1]["x_t"]).std() > 20  # x_0 is an image, not flat
 
 
 def test_ddim_samples(client):

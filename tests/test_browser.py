@@ -54,26 +54,40 @@ def test_vae_sketchpad_draw_gives_reconstruction(page: Page):
 def test_ddpm_step_changes_image_and_t(page: Page):
     page.get_by_role("tab", name="DDPM diffusion").click()
     page.wait_for_selector("#ddpm-xt img")
-    t_box = page.locator("#ddpm-t input")
-    expect(t_box).to_have_value("1000", timeout=60_000)
+    t_now = page.locator("#ddpm-t")
+    expect(t_now).to_have_text("1000", timeout=60_000)
     before = src(page, "ddpm-xt")
     page.get_by_role("button", name="Step 10", exact=True).click()
     wait_src_change(page, "ddpm-xt", before)
-    expect(t_box).to_have_value("990", timeout=20_000)
+    expect(t_now).to_have_text("990", timeout=20_000)
     expect(page.locator("#ddpm-numbers")).to_contain_text("Algorithm 2")
 
 
 def test_ddpm_play_streams_and_pause_stops(page: Page):
     page.get_by_role("tab", name="DDPM diffusion").click()
-    t_box = page.locator("#ddpm-t input")
-    expect(t_box).to_have_value("1000", timeout=60_000)
+    t_now = page.locator("#ddpm-t")
+    expect(t_now).to_have_text("1000", timeout=60_000)
+    page.locator("#ddpm-every input[type=radio]").first.check()  # every step shown
     page.locator("#ddpm-play").click()
-    page.wait_for_function("() => +document.querySelector('#ddpm-t input').value < 950", timeout=60_000)
+    # the player paints frames one by one in the page, not only once per message from the server
+    seen = page.evaluate("""async () => {
+      const ts = new Set(); const t0 = performance.now();
+      while (performance.now() - t0 < 60000 && ts.size < 20) {
+        ts.add(document.querySelector('#ddpm-t').textContent);
+        await new Promise(r => requestAnimationFrame(r));
+      }
+      return [...ts].map(Number);
+    }""")
+    assert len(seen) >= 20 and all(a - b == 1 for a, b in zip(seen[1:], seen[2:])), seen
     page.locator("#ddpm-pause").click()
     page.wait_for_timeout(1000)
-    stopped = t_box.input_value()
+    stopped = t_now.text_content()
     page.wait_for_timeout(1500)
-    assert t_box.input_value() == stopped and int(stopped) > 0
+    assert t_now.text_content() == stopped and 0 < int(stopped) < 1000
+    before = src(page, "ddpm-xt")
+    page.get_by_role("button", name="Step 1", exact=True).click()  # stepping goes on from where Pause stopped
+    wait_src_change(page, "ddpm-xt", before)
+    expect(t_now).to_have_text(str(int(stopped) - 1), timeout=20_000)
 
 
 MAIN_IMAGE = {"VAE": "vae-decoded", "GAN": "gan-image", "DDPM diffusion": "ddpm-xt"}

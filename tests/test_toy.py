@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from gen import diffusion, toy
+from gen.images import data_url
 from gen.ui import playground_tab as pg
 
 
@@ -222,7 +223,7 @@ def test_views_are_images():
                toy.data_view([(0, 0)], size=200)):
         assert im.dtype == np.uint8 and im.shape[2] == 3 and im.shape[0] in (120, 200)
         assert im.std() > 5  # something is drawn
-    assert toy.data_url(toy.data_view([])).startswith("data:image/jpeg;base64,")
+    assert data_url(toy.data_view([]), "JPEG").startswith("data:image/jpeg;base64,")
 
 
 def test_one_thread_is_per_thread():

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from gen import data, diffusion
-from gen.images import grid, preprocess, to_float, to_uint8
+from gen.images import data_url, grid, preprocess, to_float, to_uint8
 from gen.ui.common import DATASETS, friendly, image, missing, model, readable_upload
 
 STRIP_T = [0, 50, 100, 200, 300, 400, 500, 700, 1000]
@@ -84,50 +84,127 @@ def q_steps(state: dict | None, sch_name: str, n: int, seed: float):
 
 
 # ---- reverse process ------------------------------------------------------------------------
+# The chain view is a small player in the browser: every reverse event sends frames (x_t, eps_theta,
+# x0_hat, Algorithm 2's numbers, t, the filmstrip) as inline 28 px PNGs. Reset/Step/Jump send one still;
+# Play sends them CHUNK at a time and the page paints PLAY_FPS a second. One message per frame would cap
+# the animation at Gradio's per-message rate (about 12 a second on 2 cores, measured), not at the model's.
+PLAY_FPS, CHUNK = 25, 8
+
+CHAIN_HTML = f"""
+<div class="chain">
+  <div class="chain-t">t = <b id="ddpm-t">1000</b></div>
+  <div class="chain-figs">
+    <figure id="ddpm-xt"><img data-k="x_t" alt="x_t"><figcaption>x_t</figcaption></figure>
+    <figure><img data-k="eps" alt="predicted noise"><figcaption>predicted noise ε_θ(x_t, t)</figcaption></figure>
+    <figure><img data-k="x0_hat" alt="predicted x0"><figcaption>predicted x̂_0</figcaption></figure>
+  </div>
+  <div id="ddpm-numbers" class="numbers"></div>
+  <figure class="film">
+    <img data-k="film" alt="filmstrip"><figcaption>filmstrip: x_t every {FILM_EVERY} steps</figcaption>
+  </figure>
+</div>"""
+
+CHAIN_CSS = """
+.chain-t { font-size: 1.5rem; }
+.chain-figs { display: flex; gap: 12px; flex-wrap: wrap; }
+.chain figure { margin: 0; }
+.chain-figs img { width: 250px; height: 250px; background: #000; }
+.chain img { image-rendering: pixelated; display: block; }
+.chain .film img { height: 56px; width: auto; max-width: 100%; object-fit: contain; }
+.chain figcaption { font-size: var(--block-label-text-size); }
+"""
+
+# A still (fps 0) is shown at once and drops frames still queued; a chunk is queued and painted at `fps`.
+CHAIN_JS = """
+const queue = []; let next = 0;
+const paint = (f) => {
+  for (const k of ['x_t', 'eps', 'x0_hat', 'film']) {
+    if (!(k in f)) continue;  // the filmstrip comes only when it changed
+    const img = element.querySelector(`img[data-k="${k}"]`);
+    if (f[k]) img.src = f[k];
+    img.style.visibility = f[k] ? 'visible' : 'hidden';
+  }
+  element.querySelector('#ddpm-t').textContent = f.t;
+  element.querySelector('#ddpm-numbers').innerHTML = f.numbers;
+};
+const receive = () => {
+  const v = props.value;
+  if (!v || !v.frames || !v.frames.length) return;
+  if (!v.fps) { queue.length = 0; paint(v.frames[v.frames.length - 1]); return; }
+  queue.push(...v.frames.map(f => ({...f, fps: v.fps})));
+};
+const tick = (now) => {
+  if (queue.length && now >= next) {
+    const f = queue.shift();
+    paint(f);
+    next = Math.max(next + 1000 / f.fps, now - 1000 / f.fps);  // a steady rate, catching up after a stall
+  }
+  requestAnimationFrame(tick);
+};
+watch('value', receive);
+receive();
+requestAnimationFrame(tick);
+"""
+
 
 def _numbers(step: diffusion.Step, sch: diffusion.Schedule, var: str) -> str:
     t = step.t
     a, ab, b = float(sch.alpha[t]), float(sch.alpha_bar[t]), float(sch.beta[t])
-    return (f"**Algorithm 2**, step t = **{t}** → {t - 1}  \n"
-            f"x_{{t−1}} = 1/√α_t · (x_t − (1 − α_t)/√(1 − ᾱ_t) · ε_θ(x_t, t)) + σ_t z  \n"
+    return (f"<b>Algorithm 2</b>, step t = <b>{t}</b> → {t - 1}<br>"
+            f"x_{{t−1}} = 1/√α_t · (x_t − (1 − α_t)/√(1 − ᾱ_t) · ε_θ(x_t, t)) + σ_t z<br>"
             f"1/√α_t = {1 / a ** 0.5:.5f}, (1 − α_t)/√(1 − ᾱ_t) = {(1 - a) / (1 - ab) ** 0.5:.5f}, "
-            f"σ_t = √{'β_t' if var == 'beta' else 'β̃_t'} = {step.sigma:.5f}  \n"
+            f"σ_t = √{'β_t' if var == 'beta' else 'β̃_t'} = {step.sigma:.5f}<br>"
             f"β_t = {b:.5f}, ᾱ_t = {ab:.5f}, ‖ε_θ‖/28 = {step.eps.norm() / 28:.3f}, "
-            f"z {'= 0 (last step)' if t == 1 else '~ N(0, I)'}  \n"
+            f"z {'= 0 (last step)' if t == 1 else '~ N(0, I)'}<br>"
             f"predicted x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t")
 
 
-def _frame(step: diffusion.Step, sch, var: str, film: list[np.ndarray] | None):
-    """One shown step. Frames go out at 28x28 (the browser upscales them crisply): streaming stays fast.
-    `film` is None when the filmstrip did not change."""
-    return (_show(step.prev_sample, 28), _show(step.eps, 28), _show(step.pred_x0.clamp(-1, 1), 28),
-            _numbers(step, sch, var),
-            gr.skip() if film is None else image(grid(np.stack(film), len(film), pad=1), 56 * len(film)), step.t - 1)
+def _png(x: torch.Tensor) -> str:
+    return data_url(to_uint8(x.clamp(-1, 1), signed=True)[0])
+
+
+def _film(state: dict) -> str:
+    return data_url(grid(np.stack(state["film"]), len(state["film"]), pad=1))
+
+
+def _frame(step: diffusion.Step, sch: diffusion.Schedule, var: str) -> dict:
+    """One shown step of Algorithm 2, as the player paints it."""
+    return {"t": step.t - 1, "x_t": _png(step.prev_sample), "eps": _png(step.eps), "x0_hat": _png(step.pred_x0),
+            "numbers": _numbers(step, sch, var)}
+
+
+def _still(state: dict) -> dict:
+    return {"frames": [{**state["frame"], "film": _film(state)}], "fps": 0}
 
 
 def reset(ds: str, seed: float):
     """x_T ~ N(0, I) from the seed."""
     m = _model(ds)
     x_T = diffusion.noise((1, 1, 28, 28), int(seed))
-    state = {"x": x_T, "t": m.T, "seed": int(seed), "ds": ds, "film": [to_uint8(x_T, signed=True)[0]]}
-    return (_show(x_T), None, None, f"x_T ~ N(0, I), seed {int(seed)}: press Step or Play.", None, m.T, state)
+    frame = {"t": m.T, "x_t": _png(x_T), "eps": None, "x0_hat": None,
+             "numbers": f"x_T ~ N(0, I), seed {int(seed)}: press Step or Play."}
+    state = {"x": x_T, "t": m.T, "seed": int(seed), "ds": ds, "film": [to_uint8(x_T, signed=True)[0]],
+             "frame": frame}
+    return _still(state), state
 
 
 def _run(state: dict, n: int, var: str, every: int = 1):
-    """Advance the chain by up to n steps, yielding a frame every `every` steps (and at the end)."""
+    """Advance the chain by up to n steps; yields (frame, state) every `every` steps and at the end.
+    A frame carries the filmstrip when it changed since the last frame."""
     m = _model(state["ds"])
     sch = diffusion.schedule_of(m)
     if state["t"] <= 0:
         raise gr.Error("The chain has reached x_0: press Reset for a new x_T.")
     stop = max(0, state["t"] - int(n))
-    film_changed = True
+    film_changed = False
     for step in diffusion.sample_steps(m, sch, state["x"], state["seed"], t_start=state["t"], var=var):
         state = {**state, "x": step.prev_sample, "t": step.t - 1}
         if state["t"] % FILM_EVERY == 0:
             state["film"] = state["film"] + [to_uint8(step.prev_sample, signed=True)[0]]
             film_changed = True
         if state["t"] == stop or (state["t"] - stop) % every == 0:
-            yield (*_frame(step, sch, var, state["film"] if film_changed else None), state)
+            state["frame"] = frame = _frame(step, sch, var)
+            yield ({**frame, "film": _film(state)} if film_changed else frame), state
             film_changed = False
         if state["t"] == stop:
             return
@@ -135,13 +212,25 @@ def _run(state: dict, n: int, var: str, every: int = 1):
 
 def step_n(state: dict, n: float, var: str):
     """Step the reverse chain n steps (1, 10, 100) and show the last one."""
-    *_, last = _run(_need(state), int(n), var, every=10 ** 9)
-    return last
+    *_, (_, state) = _run(_need(state), int(n), var, every=10 ** 9)
+    return _still(state), state
 
 
 def play(state: dict, var: str, every: float):
-    """Stream the chain to the browser, one frame every `every` steps, until t = 0 or Pause."""
-    yield from _run(_need(state), 10 ** 9, var, int(every))
+    """Stream the chain, a frame every `every` steps, until t = 0 or Pause. The server keeps about one chunk
+    ahead of what the page has painted, so Pause stops close to the frame on screen."""
+    start, sent, chunk = time.monotonic(), 0, []
+    for frame, st in _run(_need(state), 10 ** 9, var, int(every)):
+        chunk.append(frame)
+        if len(chunk) == CHUNK or st["t"] == 0:
+            yield {"frames": chunk, "fps": PLAY_FPS}, st
+            sent, chunk = sent + len(chunk), []
+            time.sleep(max(0.0, start + (sent - CHUNK) / PLAY_FPS - time.monotonic()))
+
+
+def pause(state: dict | None):
+    """After Play is cancelled: show where the chain really is (the last frame sent)."""
+    return _still(_need(state))
 
 
 def jump(state: dict, target: float, var: str):
@@ -205,9 +294,7 @@ def build(demo: gr.Blocks) -> None:
     with gr.Tab("Reverse: denoise step by step"):
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                with gr.Row():
-                    seed = gr.Number(0, label="seed of x_T", precision=0, minimum=0, min_width=90)
-                    t_now = gr.Number(1000, label="t", interactive=False, elem_id="ddpm-t", min_width=90)
+                seed = gr.Number(0, label="seed of x_T", precision=0, minimum=0, min_width=90)
                 with gr.Row():
                     reset_b = gr.Button("Reset x_T", size="md", min_width=90)
                     play_b = gr.Button("▶ Play", variant="primary", elem_id="ddpm-play", size="md", min_width=90)
@@ -222,16 +309,8 @@ def build(demo: gr.Blocks) -> None:
                 var = gr.Radio([("β_t", "beta"), ("β̃_t", "beta_tilde")], value="beta", label="σ_t² =")
                 every = gr.Radio([1, 5, 10, 25], value=5, label="Play: steps per frame", elem_id="ddpm-every")
             with gr.Column(scale=3):
-                with gr.Row():
-                    x_img = gr.Image(label="x_t", format="png", elem_id="ddpm-xt", elem_classes="crisp",
-                                     interactive=False, height=260)
-                    eps_img = gr.Image(label="predicted noise ε_θ(x_t, t)", format="png", elem_classes="crisp",
-                                       interactive=False, height=260)
-                    x0_img = gr.Image(label="predicted x̂_0", format="png", elem_classes="crisp", interactive=False,
-                                      height=260)
-                numbers = gr.Markdown(elem_classes="numbers", elem_id="ddpm-numbers")
-        film = gr.Image(label=f"filmstrip: x_t every {FILM_EVERY} steps", format="png", elem_classes="crisp",
-                        interactive=False, height=90)
+                view = gr.HTML(None, html_template=CHAIN_HTML, css_template=CHAIN_CSS, js_on_load=CHAIN_JS,
+                               elem_id="ddpm-chain", padding=False)
         chain = gr.State(None)
         gr.Markdown(INTRO, elem_classes="intro")
     with gr.Tab("Forward: add noise"):
@@ -279,8 +358,8 @@ def build(demo: gr.Blocks) -> None:
             c_ddim = gr.Image(label="DDIM, S steps", format="png", elem_classes="crisp", interactive=False)
             g_img = gr.Image(label="samples", format="png", elem_classes="crisp", interactive=False)
 
-    frame_out = [x_img, eps_img, x0_img, numbers, film, t_now, chain]
-    reset_ev = dict(fn=reset, inputs=[ds, seed], outputs=frame_out)
+    frame_out = [view, chain]
+    reset_ev = dict(fn=reset, inputs=[ds, seed], outputs=frame_out, show_progress="hidden")
     reset_b.click(**reset_ev, api_name="ddpm_reset")
     ds.change(**reset_ev, api_name=False)
     seed.submit(**reset_ev, api_name=False)
@@ -289,8 +368,8 @@ def build(demo: gr.Blocks) -> None:
                 show_progress="hidden")
     play_ev = play_b.click(play, [chain, var, every], frame_out, api_name="ddpm_play", show_progress="hidden",
                            concurrency_limit=4)
-    pause_b.click(None, cancels=[play_ev], api_name=False)
-    jump_b.click(jump, [chain, target, var], frame_out, api_name="ddpm_jump")
+    pause_b.click(pause, chain, view, cancels=[play_ev], api_name=False, show_progress="hidden")
+    jump_b.click(jump, [chain, target, var], frame_out, api_name="ddpm_jump", show_progress="hidden")
 
     fwd_in = [ds, index, upload, sch_name, t, eps_seed]
     fwd_out = [xt_img, e_img, f_md, strip, hist, sched, fwd_state]

@@ -15,6 +15,7 @@ import gradio as gr
 import numpy as np
 
 from gen import toy
+from gen.images import data_url
 from gen.ui.common import friendly
 
 FPS = 15  # at most this many frames per second while playing
@@ -75,7 +76,7 @@ def _ensure(box: Playground, family: str, key: tuple, make: Callable[[], toy.Tra
 
 
 def img(a: np.ndarray, alt: str, width: int = VIEW) -> str:
-    return (f"<img src='{toy.data_url(a)}' alt='{alt}' width='{width}' height='{width * a.shape[0] // a.shape[1]}' "
+    return (f"<img src='{data_url(a, 'JPEG')}' alt='{alt}' width='{width}' height='{width * a.shape[0] // a.shape[1]}' "
             f"style='max-width:100%;height:auto;display:block;border:1px solid #ccc;border-radius:4px'>")
 
 
