@@ -91,7 +91,7 @@ def q_steps(state: dict | None, sch_name: str, n: int, seed: float):
 PLAY_FPS, CHUNK = 25, 8
 
 CHAIN_HTML = f"""
-<div class="chain">
+<div class="chain crisp">
   <div class="chain-t">t = <b id="ddpm-t">1000</b></div>
   <div class="chain-figs">
     <figure id="ddpm-xt"><img data-k="x_t" alt="x_t"><figcaption>x_t</figcaption></figure>
