@@ -57,9 +57,15 @@ def main() -> None:
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link (needs network)")
     a = p.parse_args()
-    build().launch(server_name=a.host, server_port=a.port, share=a.share, theme=common.THEME, css=common.CSS,
-                   max_file_size="10mb", show_error=True,
-                   state_session_capacity=500)  # per-visitor state (a diffusion chain, a toy model): a class
+    build().launch(server_name=a.host, server_port=a.port, share=a.share, **launch_args())
+
+
+def launch_args() -> dict:
+    """The keyword arguments of demo.launch besides where to listen (shared with bench/memprobe.py)."""
+    return dict(theme=common.THEME, css=common.CSS, max_file_size="10mb", show_error=True,
+                state_session_capacity=500,  # per-visitor state (a diffusion chain, a toy model): a class
+                # drops closed visitors' sessions and trims the heap: memory stays flat over a long lecture
+                app_kwargs={"lifespan": common.housekeeping})
 
 
 if __name__ == "__main__":

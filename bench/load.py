@@ -5,7 +5,8 @@ python bench/load.py [--users 20] [--seconds 60] [--url http://host:port/ [--pid
 Without --url it launches `python app.py` on a free port (tests.conftest.launch_app, offline) and stops it after.
 Each user is a thread with its own gradio_client session, looping over a shuffled mix of the endpoints that exist
 (the app's view_api). Prints requests done, errors (with the first messages), p50/p95 latency per endpoint,
-a responsiveness check afterwards, and the app's resident memory before and after. A benchmark, not a test.
+a responsiveness check afterwards, and the app's resident memory before, every --rss-every seconds and after.
+A benchmark, not a test.
 """
 from __future__ import annotations
 
@@ -219,6 +220,7 @@ def main() -> None:
     p.add_argument("--burst", type=int, default=1,
                    help="requests each user sends at once (a browser's page load sends 3 or more)")
     p.add_argument("--timeout", type=float, default=180, help="seconds before one request counts as failed")
+    p.add_argument("--rss-every", type=float, default=15, help="print the app's resident memory this often (0: off)")
     a = p.parse_args()
 
     proc, log, counts = None, collections.deque(maxlen=200), collections.Counter()
@@ -264,10 +266,16 @@ def run(a, url: str, pid: int | None, counts: collections.Counter) -> None:
     print(f"{a.users} users{f' x {a.burst} requests at once' if a.burst > 1 else ''} for {a.seconds:.0f} s ...",
           flush=True)
     peak_rss = rss0 or 0.0
+    series, next_sample = [], t0 + a.rss_every
     while any(th.is_alive() for th in threads):
         time.sleep(1)
         r, _ = rss_mb(pid)
         peak_rss = max(peak_rss, r or 0.0)
+        if a.rss_every > 0 and r is not None and time.time() >= next_sample:
+            series.append(f"{time.time() - t0:.0f}s {r:.0f}")
+            print(f"  t={time.time() - t0:5.0f} s  app RSS {r:.0f} MiB  ({sum(map(len, stats.latency.values()))}"
+                  f" requests so far)", flush=True)
+            next_sample += a.rss_every
     wall = time.time() - t0
 
     total = sum(len(v) for v in stats.latency.values())
@@ -305,6 +313,8 @@ def run(a, url: str, pid: int | None, counts: collections.Counter) -> None:
     rss1, hwm = rss_mb(pid)
     print(f"app RSS before {fmt_mb(rss0)}, after {fmt_mb(rss1)}, peak seen {fmt_mb(peak_rss or None)}"
           f" (VmHWM {fmt_mb(hwm)})")
+    if series:
+        print("app RSS series (MiB): " + ", ".join(series))
     if counts:
         print(f"app printed {counts['tracebacks']} tracebacks")
 

@@ -66,3 +66,31 @@ def test_no_weights_and_hub_refusing_connections(tmp_path, browser):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_closed_sessions_are_dropped_and_open_ones_kept():
+    """Housekeeping forgets a closed tab's session after CLOSED_SESSION_TTL, but not an open or busy one."""
+    import datetime
+    from types import SimpleNamespace
+
+    from gradio.state_holder import StateHolder
+
+    from gen.ui import common
+
+    class FakeState:
+        def __init__(self, closed):
+            self.is_closed, self.state_components = closed, iter(())
+
+    holder = StateHolder()
+    now = datetime.datetime.now()
+    old = now - datetime.timedelta(seconds=common.CLOSED_SESSION_TTL + 1)
+    for sid, closed, used in [("closed-old", True, old), ("closed-new", True, now), ("open-old", False, old),
+                              ("closed-busy", True, old)]:
+        holder.session_data[sid], holder.time_last_used[sid] = FakeState(closed), used
+    queue = SimpleNamespace(pending_event_ids_session={"closed-old": set(), "closed-busy": {"event"}},
+                            pending_messages_per_session={"closed-old": object()})
+    app = SimpleNamespace(state_holder=holder, get_blocks=lambda: SimpleNamespace(_queue=queue))
+    assert common.drop_stale_sessions(app, now) == 1
+    assert set(holder.session_data) == {"closed-new", "open-old", "closed-busy"}
+    assert "closed-old" not in holder.time_last_used and "closed-old" not in queue.pending_event_ids_session
+    assert not queue.pending_messages_per_session
