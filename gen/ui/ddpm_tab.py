@@ -94,13 +94,13 @@ CHAIN_HTML = f"""
 <div class="chain crisp">
   <div class="chain-t">t = <b id="ddpm-t">1000</b></div>
   <div class="chain-figs">
-    <figure id="ddpm-xt"><img data-k="x_t" alt="x_t"><figcaption>x_t</figcaption></figure>
-    <figure><img data-k="eps" alt="predicted noise"><figcaption>predicted noise ε_θ(x_t, t)</figcaption></figure>
-    <figure><img data-k="x0_hat" alt="predicted x0"><figcaption>predicted x̂_0</figcaption></figure>
+    <figure id="ddpm-xt"><img data-k="x_t" alt=""><figcaption>x_t</figcaption></figure>
+    <figure><img data-k="eps" alt=""><figcaption>predicted noise ε_θ(x_t, t)</figcaption></figure>
+    <figure><img data-k="x0_hat" alt=""><figcaption>predicted x̂_0</figcaption></figure>
   </div>
   <div id="ddpm-numbers" class="numbers"></div>
   <figure class="film">
-    <img data-k="film" alt="filmstrip"><figcaption>filmstrip: x_t every {FILM_EVERY} steps</figcaption>
+    <img data-k="film" alt=""><figcaption>filmstrip: x_t every {FILM_EVERY} steps</figcaption>
   </figure>
 </div>"""
 
@@ -108,7 +108,7 @@ CHAIN_CSS = """
 .chain-t { font-size: 1.5rem; }
 .chain-figs { display: flex; gap: 12px; flex-wrap: wrap; }
 .chain figure { margin: 0; }
-.chain-figs img { width: 250px; height: 250px; background: #000; }
+.chain-figs img { width: 250px; height: 250px; background: #444; }
 .chain img { image-rendering: pixelated; display: block; }
 .chain .film img { height: 56px; width: auto; max-width: 100%; object-fit: contain; }
 .chain figcaption { font-size: var(--block-label-text-size); }
@@ -121,8 +121,7 @@ const paint = (f) => {
   for (const k of ['x_t', 'eps', 'x0_hat', 'film']) {
     if (!(k in f)) continue;  // the filmstrip comes only when it changed
     const img = element.querySelector(`img[data-k="${k}"]`);
-    if (f[k]) img.src = f[k];
-    img.style.visibility = f[k] ? 'visible' : 'hidden';
+    if (f[k]) img.src = f[k]; else img.removeAttribute('src');  // an empty box before the first step
   }
   element.querySelector('#ddpm-t').textContent = f.t;
   element.querySelector('#ddpm-numbers').innerHTML = f.numbers;
