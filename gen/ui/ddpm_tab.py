@@ -159,7 +159,7 @@ def _numbers(step: diffusion.Step, sch: diffusion.Schedule, var: str) -> str:
 
 
 def _png(x: torch.Tensor) -> str:
-    return data_url(to_uint8(x.clamp(-1, 1), signed=True)[0])
+    return data_url(to_uint8(x, signed=True)[0])  # to_uint8 clamps to [-1, 1] already
 
 
 def _film(state: dict) -> str:
