@@ -29,6 +29,8 @@ p.add_argument("--every", type=int, default=2000, help="save state and a sample 
 p.add_argument("--init", default=None, help="start from an exported model folder (its EMA weights), e.g. to "
                "continue training on other hardware; the optimiser starts fresh")
 p.add_argument("--cosine", action="store_true", help="anneal the learning rate to 0 by --steps (a final phase)")
+p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU too (about 1.7x faster where the CPU "
+               "has AVX512-BF16; always on for CUDA)")
 args = p.parse_args()
 x, _ = setup(args, f"ddpm-{args.dataset}")
 x = x * 2 - 1  # diffusion works on [-1, 1]
@@ -37,10 +39,11 @@ model = UNet(args.ch, T=args.T, schedule=args.schedule, dataset=args.dataset).to
 ema = EMA(model, args.ema)
 opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
 step, spent, history, first = 0, 0.0, [], 0  # first: where this run started (the cosine schedule spans the rest)
+provenance = {}  # with --init: the earlier run(s), so the model card names all the hardware that trained it
 if state := load_state(args.state):
     model.load_state_dict(state["model"]), ema.model.load_state_dict(state["ema"]), opt.load_state_dict(state["opt"])
     step, spent, history = state["step"], state["seconds"], state["history"]
-    first = state.get("first", 0)
+    first, provenance = state.get("first", 0), state.get("provenance", {})
     print(f"resumed from {args.state} at step {step}")
 elif args.init:
     from gen.hub import _from_folder  # the same safetensors loading the app uses
@@ -50,12 +53,16 @@ elif args.init:
     prev = json.loads((Path(args.init) / "training.json").read_text())
     step, spent, history = prev["steps"], prev["train_seconds"], prev["history"]
     first = step
+    earlier = f"steps {prev.get('first_step_of_this_run', 0)}-{step} on {prev['hardware']}: {prev['command']}"
+    provenance = {"continued_from": " then ".join(filter(None, [prev.get("continued_from"), earlier])),
+                  "first_step_of_this_run": step}
     print(f"initialised from {args.init} (step {step}); optimiser state starts fresh")
 if args.cosine:
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(1.0, (step - first) / max(1, args.steps - first)))))
 clock = Clock(spent, args.max_minutes)
-amp = torch.autocast("cuda", dtype=torch.bfloat16, enabled=args.device.startswith("cuda"))  # mixed precision on GPU
+cuda = args.device.startswith("cuda")
+amp = torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=cuda or args.bf16)  # mixed precision
 samples_dir = args.run_dir / Path(f"{args.name}-samples")
 samples_dir.mkdir(parents=True, exist_ok=True)
 
@@ -65,7 +72,7 @@ def save() -> None:
         x0 = diffusion.ddim_sample(ema.model, sch, diffusion.noise((64, 1, 28, 28), 0).to(args.device), 50)
     Image.fromarray(grid(to_uint8(x0, signed=True), 8)).save(samples_dir / f"step-{step:06d}.png")
     save_state(args.state, model=model.state_dict(), ema=ema.model.state_dict(), opt=opt.state_dict(), step=step,
-               seconds=clock.seconds, history=history, first=first)
+               seconds=clock.seconds, history=history, first=first, provenance=provenance)
 
 
 bar = tqdm(total=args.steps, initial=step, mininterval=2)
@@ -97,7 +104,7 @@ args.epochs = round(step * args.batch / len(x), 1)
 args.out.mkdir(parents=True, exist_ok=True)
 shutil.copy(samples_dir / f"step-{step:06d}.png", args.out / "samples.png")
 export(ema.model, args, clock, n_train=len(x), steps=step, T=args.T, schedule=args.schedule, ema_decay=args.ema,
-       final_loss=round(running, 5), history=history,
+       final_loss=round(running, 5), history=history, **provenance,
        description=f"A {sum(q.numel() for q in model.parameters()) / 1e6:.2f}M-parameter U-Net noise predictor "
        f"eps_theta(x_t, t) for {args.dataset}, trained with Algorithm 1 (L_simple), {args.schedule} schedule, "
        f"T={args.T}; these are the EMA weights. `samples.png`: 64 DDIM-50 samples at the end of training.")
