@@ -150,7 +150,7 @@ def sample(model: EpsModel, sch: Schedule, x_T: torch.Tensor, seed: int, **kw) -
     return x
 
 
-# ---- DDIM (Song et al. 2020, eta = 0): deterministic, S << T steps ----------------------------
+# ---- DDIM (Song et al. 2020): S << T steps; eta = 0 is deterministic, eta = 1 is Algorithm 2 again ----------
 
 def ddim_timesteps(T: int, S: int) -> list[int]:
     """S evenly spaced steps from T down to 1."""
@@ -158,24 +158,29 @@ def ddim_timesteps(T: int, S: int) -> list[int]:
 
 
 @torch.no_grad()
-def ddim_steps(model: EpsModel, sch: Schedule, x_T: torch.Tensor, S: int = 50) -> Iterator[Step]:
+def ddim_steps(model: EpsModel, sch: Schedule, x_T: torch.Tensor, S: int = 50, eta: float = 0.0,
+               seed: int = 0) -> Iterator[Step]:
     ts = ddim_timesteps(sch.T, S)
     x_t = x_T
     for t, t_prev in zip(ts, ts[1:] + [0]):
         eps = model(x_t, torch.full((x_t.shape[0],), t, device=x_t.device))
         x0 = predict_x0(x_t, t, eps, sch)
-        # x_{t'} = sqrt(ab_{t'}) x0_pred + sqrt(1 - ab_{t'}) eps  (eta = 0: no fresh noise)
-        x_prev = q_sample(x0, t_prev, eps, sch)
-        yield Step(t, x_prev, eps, x0, x_prev, 0.0, torch.zeros_like(x_t))
-        x_t = x_prev
+        ab, ab_prev = float(sch.alpha_bar[t]), float(sch.alpha_bar[t_prev])
+        # sigma = eta sqrt((1 - ab_{t'})/(1 - ab_t)) sqrt(1 - ab_t/ab_{t'}); with S = T and eta = 1 it is beta_tilde_t
+        sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
+        z = noise(tuple(x_t.shape), seed, t).to(x_t) if sigma > 0 else torch.zeros_like(x_t)
+        # x_{t'} = sqrt(ab_{t'}) x0_pred + sqrt(1 - ab_{t'} - sigma^2) eps + sigma z
+        mean = math.sqrt(ab_prev) * x0 + math.sqrt(max(0.0, 1 - ab_prev - sigma ** 2)) * eps
+        yield Step(t, mean + sigma * z, eps, x0, mean, sigma, z)
+        x_t = mean + sigma * z
 
 
-def ddim_sample(model: EpsModel, sch: Schedule, x_T: torch.Tensor, S: int = 50) -> torch.Tensor:
+def ddim_sample(model: EpsModel, sch: Schedule, x_T: torch.Tensor, S: int = 50, eta: float = 0.0,
+                seed: int = 0) -> torch.Tensor:
     x = x_T
-    for step in ddim_steps(model, sch, x_T, S):
+    for step in ddim_steps(model, sch, x_T, S, eta, seed):
         x = step.prev_sample
     return x
-
 
 
 # ---- what the lab shows ---------------------------------------------------------------------

@@ -17,8 +17,9 @@ def family(name: str) -> str:
 
 @torch.no_grad()
 def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int = 50,
-             device: str = "cpu", batch: int = 1000) -> np.ndarray:
-    """n prior samples of model `name` as uint8 [n,28,28]; the same seed gives the same images."""
+             device: str = "cpu", batch: int = 1000, eta: float = 0.0) -> np.ndarray:
+    """n prior samples of model `name` as uint8 [n,28,28]; the same seed gives the same images.
+    DDPM models: `sampler` "ddpm" is Algorithm 2 (T steps), "ddim" DDIM with `steps` steps and `eta`."""
     model = hub.load(name).to(device)
     fam, out = family(name), []
     for i in range(0, n, batch):
@@ -32,7 +33,7 @@ def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int
         elif fam == "ddpm":
             sch = diffusion.make_schedule(model.schedule, model.T)
             x_T = diffusion.noise((m, 1, 28, 28), seed * 1_000_003 + i).to(device)
-            x0 = (diffusion.ddim_sample(model, sch, x_T, steps) if sampler == "ddim"
+            x0 = (diffusion.ddim_sample(model, sch, x_T, steps, eta, seed * 1_000_003 + i) if sampler == "ddim"
                   else diffusion.sample(model, sch, x_T, seed * 1_000_003 + i))
             out.append(to_uint8(x0, signed=True))
         else:
@@ -48,10 +49,11 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sampler", choices=["ddim", "ddpm"], default="ddim", help="DDPM models only")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps S")
+    p.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 stochastic like Algorithm 2")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default="samples.npz")
     a = p.parse_args()
-    images = generate(a.model, a.n, a.seed, a.sampler, a.steps, a.device)
+    images = generate(a.model, a.n, a.seed, a.sampler, a.steps, a.device, eta=a.eta)
     np.savez_compressed(a.out, images=images)
     print(f"wrote {len(images)} samples of {a.model} to {a.out}")
 

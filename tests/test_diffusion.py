@@ -126,6 +126,24 @@ def test_ddim_with_oracle_returns_x0_and_is_deterministic():
     assert len(list(D.ddim_steps(model, sch, x_T, S=10))) == 10
 
 
+def test_ddim_eta_1_with_all_steps_is_algorithm_2():
+    # Song et al.: eta = 1 makes sigma_t^2 = beta_tilde_t, and the update is Algorithm 2's with x0 predicted
+    sch = D.linear_schedule(T=50, beta_T=0.2)
+    x_T = D.noise((2, 1, 28, 28), seed=3)
+
+    def model(x, t):
+        return torch.tanh(x) * (t.float() / 50)[:, None, None, None]
+
+    ddim = list(D.ddim_steps(model, sch, x_T, S=50, eta=1.0, seed=7))
+    alg2 = list(D.sample_steps(model, sch, x_T, seed=7, var="beta_tilde"))
+    for a, b in zip(ddim, alg2, strict=True):
+        assert a.t == b.t and a.sigma == pytest.approx(b.sigma, rel=1e-6)
+        torch.testing.assert_close(a.prev_sample, b.prev_sample, atol=1e-5, rtol=1e-5)
+    eta_half = D.ddim_sample(model, sch, x_T, S=10, eta=0.5, seed=7)  # stochastic: the seed matters
+    assert torch.equal(eta_half, D.ddim_sample(model, sch, x_T, S=10, eta=0.5, seed=7))
+    assert not torch.allclose(eta_half, D.ddim_sample(model, sch, x_T, S=10, eta=0.5, seed=8))
+
+
 @pytest.mark.parametrize("var", ["beta", "beta_tilde"])
 def test_sample_steps(var):
     sch = D.linear_schedule(T=20, beta_T=0.3)
