@@ -160,19 +160,21 @@ def ddim_timesteps(T: int, S: int) -> list[int]:
 @torch.no_grad()
 def ddim_steps(model: EpsModel, sch: Schedule, x_T: torch.Tensor, S: int = 50, eta: float = 0.0,
                seed: int = 0) -> Iterator[Step]:
+    """S steps from T to 0, each with its parts; fresh noise (seeded like Algorithm 2's) only when eta > 0."""
     ts = ddim_timesteps(sch.T, S)
     x_t = x_T
     for t, t_prev in zip(ts, ts[1:] + [0]):
         eps = model(x_t, torch.full((x_t.shape[0],), t, device=x_t.device))
         x0 = predict_x0(x_t, t, eps, sch)
         ab, ab_prev = float(sch.alpha_bar[t]), float(sch.alpha_bar[t_prev])
-        # sigma = eta sqrt((1 - ab_{t'})/(1 - ab_t)) sqrt(1 - ab_t/ab_{t'}); with S = T and eta = 1 it is beta_tilde_t
+        # sigma = eta sqrt((1 - ab_{t'})/(1 - ab_t)) sqrt(1 - ab_t/ab_{t'}); S = T, eta = 1: sigma^2 = beta_tilde_t
         sigma = eta * math.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
         z = noise(tuple(x_t.shape), seed, t).to(x_t) if sigma > 0 else torch.zeros_like(x_t)
         # x_{t'} = sqrt(ab_{t'}) x0_pred + sqrt(1 - ab_{t'} - sigma^2) eps + sigma z
         mean = math.sqrt(ab_prev) * x0 + math.sqrt(max(0.0, 1 - ab_prev - sigma ** 2)) * eps
-        yield Step(t, mean + sigma * z, eps, x0, mean, sigma, z)
-        x_t = mean + sigma * z
+        x_prev = mean + sigma * z
+        yield Step(t, x_prev, eps, x0, mean, sigma, z)
+        x_t = x_prev
 
 
 def ddim_sample(model: EpsModel, sch: Schedule, x_T: torch.Tensor, S: int = 50, eta: float = 0.0,
