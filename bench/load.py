@@ -62,7 +62,7 @@ def mix(upload: Path) -> dict[str, Callable[[random.Random], dict]]:
                                     "t": float(r.randrange(0, 1001)), "seed": r.randrange(1000)},
         "/ddpm_reset": lambda r: {"ds": DS, "seed": r.randrange(1000)},
         "/ddpm_step10": lambda r: {"v": "beta"},  # after /ddpm_reset, in the same session
-        "/ddim_sample": lambda r: {"ds": DS, "seed": r.randrange(1000), "S": 5},
+        "/ddim_sample": lambda r: {"ds": DS, "seed": r.randrange(1000), "S": 5, "eta": r.choice([0.0, 1.0])},
     }
 
 

@@ -96,7 +96,16 @@ def test_ddpm_play_streams_chunks_of_frames(client):
 
 
 def test_ddim_samples(client):
-    assert img(client.predict("MNIST", 0, 10, api_name="/ddim_sample")).shape[0] >= 2 * (4 * 30 + 2)  # 4x4, 2x
+    det = img(client.predict("MNIST", 0, 10, api_name="/ddim_sample"))  # eta left out: 0, deterministic
+    assert det.shape[0] >= 2 * (4 * 30 + 2)  # 4x4, 2x
+    assert (det == img(client.predict("MNIST", 0, 10, 0.0, api_name="/ddim_sample"))).all()
+    assert np.abs(det.astype(int) - img(client.predict("MNIST", 0, 10, 1.0, api_name="/ddim_sample"))).mean() > 3
+
+
+def test_ddpm_against_ddim_same_x_T_timed(client):
+    a, b, md = client.predict("Fashion-MNIST", 1, 20, 1.0, api_name="/ddpm_sample")
+    assert img(a).shape == img(b).shape and img(a).std() > 20 and img(b).std() > 20
+    assert "1000 steps" in md and "20 steps" in md and "η = 1" in md and "faster" in md
 
 
 def test_compare_tab_samples_each_family_with_time_and_figures(client):

@@ -257,8 +257,8 @@ def partial(ds: str, index: float, upload, t0: float, seed: float):
     return _show(x0), _show(x_t), _show(out)
 
 
-def ddpm_vs_ddim(ds: str, seed: float, S: float):
-    """The same 4 x_T through Algorithm 2 (T steps) and DDIM (S steps), each timed."""
+def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0):
+    """The same 4 x_T through Algorithm 2 (T steps) and DDIM (S steps, eta), each timed."""
     m = _model(ds)
     sch = diffusion.schedule_of(m)
     x_T = diffusion.noise((4, 1, 28, 28), int(seed))
@@ -266,17 +266,19 @@ def ddpm_vs_ddim(ds: str, seed: float, S: float):
     a = diffusion.sample(m, sch, x_T, int(seed))
     t_ddpm = time.perf_counter() - t
     t = time.perf_counter()
-    b = diffusion.ddim_sample(m, sch, x_T, int(S))
+    b = diffusion.ddim_sample(m, sch, x_T, int(S), float(eta), int(seed))
     t_ddim = time.perf_counter() - t
-    md = (f"DDPM: **{sch.T} steps, {t_ddpm:.2f} s** · DDIM (η = 0): **{int(S)} steps, {t_ddim:.2f} s** "
-          f"({t_ddpm / max(t_ddim, 1e-9):.0f}× faster), same x_T, same trained ε_θ, on this server's CPU.")
+    md = (f"DDPM: **{sch.T} steps, {t_ddpm:.2f} s** · DDIM (η = {eta:g}): **{int(S)} steps, {t_ddim:.2f} s** "
+          f"({t_ddpm / max(t_ddim, 1e-9):.0f}× faster), same x_T, same trained ε_θ, on this server's CPU. "
+          "η = 0 is deterministic; η = 1 adds fresh noise each step like Algorithm 2 (with S = T it *is* Algorithm 2).")
     return image(grid(to_uint8(a, signed=True), 4), 4 * 84), image(grid(to_uint8(b, signed=True), 4), 4 * 84), md
 
 
-def samples(ds: str, seed: float, S: float):
+def samples(ds: str, seed: float, S: float, eta: float = 0.0):
     """16 final samples with DDIM-S (fast)."""
     m = _model(ds)
-    x0 = diffusion.ddim_sample(m, diffusion.schedule_of(m), diffusion.noise((16, 1, 28, 28), int(seed)), int(S))
+    x0 = diffusion.ddim_sample(m, diffusion.schedule_of(m), diffusion.noise((16, 1, 28, 28), int(seed)), int(S),
+                               float(eta), int(seed))
     return image(grid(to_uint8(x0, signed=True), 4), 336)
 
 
@@ -349,6 +351,7 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row():
             c_seed = gr.Number(0, label="seed", precision=0)
             S = gr.Slider(5, 200, 50, step=5, label="DDIM steps S")
+            eta = gr.Slider(0, 1, 0, step=0.1, label="DDIM η (0: deterministic, 1: like DDPM)")
             c_go = gr.Button("Sample the same x_T both ways (DDPM takes seconds)", variant="primary")
             g_go = gr.Button("16 samples (DDIM)")
         c_md = gr.Markdown(elem_classes="numbers")
@@ -380,7 +383,7 @@ def build(demo: gr.Blocks) -> None:
         b.click(lambda st, s, sd, n=n: q_steps(st, s, n, sd), [fwd_state, sch_name, eps_seed],
                 [xt_img, f_md, fwd_state, t], api_name=False)
     p_go.click(partial, [ds, index, upload, t0, p_seed], [p0, pt, pout], api_name="ddpm_partial")
-    c_go.click(ddpm_vs_ddim, [ds, c_seed, S], [c_ddpm, c_ddim, c_md], api_name="ddpm_sample")
-    g_go.click(samples, [ds, c_seed, S], g_img, api_name="ddim_sample")
+    c_go.click(ddpm_vs_ddim, [ds, c_seed, S, eta], [c_ddpm, c_ddim, c_md], api_name="ddpm_sample")
+    g_go.click(samples, [ds, c_seed, S, eta], g_img, api_name="ddim_sample")
     demo.load(**reset_ev, api_name=False).then(forward, fwd_in, fwd_out, api_name=False).then(
-        samples, [ds, c_seed, S], g_img, api_name=False)
+        samples, [ds, c_seed, S, eta], g_img, api_name=False)
