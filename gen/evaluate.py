@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 import numpy as np
 import torch
@@ -114,6 +115,7 @@ def main() -> None:
         from gen.training import write_card
 
         folder = hub.checkpoint_dir() / a.model
+        r["command"] = "python -m gen.evaluate " + " ".join(sys.argv[1:])  # the card says how it was measured
         (folder / "metrics.json").write_text(json.dumps(r, indent=2))
         write_card(folder)
 

@@ -131,10 +131,10 @@ def write_card(folder: Path) -> None:
     if m is None:
         lines.append("Not evaluated yet: run `python -m gen.evaluate --model " + t["name"] + " --write`.")
     else:
-        lines += ["Measured with `python -m gen.evaluate --model " + t["name"] + " --write` (" +
-                  f"{m['n_samples']} samples).", "", "| metric | value |", "|---|---|"]
+        cmd = m.get("command", f"python -m gen.evaluate --model {t['name']} --write")
+        lines += [f"Measured with `{cmd}` ({m['n_samples']} samples).", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k.replace('_', ' ')} | {v:.4g} |" if isinstance(v, float) else f"| {k.replace('_', ' ')} | {v} |"
-                  for k, v in m.items() if k not in ("class_histogram", "model")]
+                  for k, v in m.items() if k not in ("class_histogram", "model", "command")]
         if "class_histogram" in m:
             lines += ["", "Class histogram of the samples (by the classifier):", "",
                       "| " + " | ".join(m["class_histogram"]) + " |", "|" + "---|" * len(m["class_histogram"]),

@@ -40,3 +40,21 @@ def test_shipped_classifier_accuracy():
     assert feats.shape == (2000, 128)
     acc = (pred == y).mean()
     assert acc > 0.95, acc
+
+
+def test_model_card_names_how_it_was_measured(tmp_path):
+    import json
+
+    from gen.training import write_card
+
+    (tmp_path / "training.json").write_text(json.dumps({"name": "ddpm-fashion", "dataset": "fashion", "steps": 3,
+                                                        "history": [{"step": 1}]}))
+    write_card(tmp_path)
+    assert "Not evaluated yet" in (tmp_path / "README.md").read_text()
+    cmd = "python -m gen.evaluate --model ddpm-fashion --sampler ddim --steps 200 --eta 1 --write"
+    (tmp_path / "metrics.json").write_text(json.dumps({"model": "ddpm-fashion", "n_samples": 5000, "fid": 5.5,
+                                                       "sampler": "ddim-200, eta 1", "command": cmd}))
+    write_card(tmp_path)
+    card = (tmp_path / "README.md").read_text()
+    assert f"Measured with `{cmd}` (5000 samples)" in card and "| fid | 5.5 |" in card
+    assert "| command |" not in card and "| steps | 3 |" in card
