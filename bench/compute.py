@@ -17,6 +17,7 @@ import torch
 
 from gen import diffusion, hub
 from gen.latent import seed_to_z, seeds_to_z
+from gen.sample import eps_in_chunks
 
 
 def median_ms(fn: Callable[[], object], n: int, warmup: int = 3) -> float:
@@ -55,6 +56,12 @@ def main() -> None:
     x16 = diffusion.noise((16, 1, 28, 28), 0)
     print(f"DDIM 50 steps, 16 images:           "
           f"{median_ms(lambda: diffusion.ddim_sample(m, sch, x16, 50), 5, 1) / 1000:8.2f} s   (target <= 3)")
+    # gen.sample / gen.evaluate: a batch of 1000 through the U-Net at once, or in cache-sized chunks
+    x1k, t1k = diffusion.noise((1000, 1, 28, 28), 0), torch.full((1000,), 500)
+    for label, eps in [("at once", m), ("chunks of 64", eps_in_chunks(m, 64)),
+                       ("chunks of 64, bf16", eps_in_chunks(m, 64, bf16=True))]:
+        ms = median_ms(lambda f=eps: f(x1k, t1k), 3, 1) / 1000
+        print(f"U-Net per image, batch 1000, {label + ':':19s}{ms:6.2f} ms")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def test_elbo(model: nn.Module, x_test: np.ndarray, device: str = "cpu") -> dict
 
 
 def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cpu", seed: int = 0,
-             sampler: str = "ddpm", steps: int = 50, eta: float = 0.0) -> dict:
+             sampler: str = "ddpm", steps: int = 50, eta: float = 0.0, bf16: bool = False) -> dict:
     from gen.sample import family, generate
 
     model = hub.load(name)
@@ -84,14 +84,15 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
     f_test, _ = features_and_labels(clf, x_test, device)
     real = x_train[np.random.default_rng(seed).choice(len(x_train), n, replace=False)]
     f_real, _ = features_and_labels(clf, real, device)
-    samples = generate(name, n, seed, sampler, steps, device, eta=eta)
+    samples = generate(name, n, seed, sampler, steps, device, eta=eta, bf16=bf16)
     f_fake, labels = features_and_labels(clf, samples, device)
     hist = np.bincount(labels, minlength=10) / n
     out = {"model": name, "n_samples": n, "fid": fid(f_fake, f_test), "fid_real_vs_real": fid(f_real, f_test),
            "class_histogram": {c: round(float(h), 4) for c, h in zip(data.CLASSES[ds], hist)},
            "min_class_fraction": float(hist.min())}
     if family(name) == "ddpm":
-        out["sampler"] = sampler if sampler == "ddpm" else f"ddim-{steps}" + (f", eta {eta:g}" if eta else "")
+        out["sampler"] = ((sampler if sampler == "ddpm" else f"ddim-{steps}" + (f", eta {eta:g}" if eta else ""))
+                          + (", bf16" if bf16 else ""))
     if family(name) in ("vae", "ae"):
         out.update(test_elbo(model, x_test, device))
     return out
@@ -105,11 +106,12 @@ def main() -> None:
     p.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="DDPM models only")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps S")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta (1: stochastic, like Algorithm 2)")
+    p.add_argument("--bf16", action="store_true", help="DDPM models: sample with the U-Net under bfloat16 autocast")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--write", action="store_true", help="store the figures as checkpoints/NAME/metrics.json "
                    "and refresh the model card")
     a = p.parse_args()
-    r = evaluate(a.model, a.n, a.data, a.device, sampler=a.sampler, steps=a.steps, eta=a.eta)
+    r = evaluate(a.model, a.n, a.data, a.device, sampler=a.sampler, steps=a.steps, eta=a.eta, bf16=a.bf16)
     print(json.dumps(r, indent=2))
     if a.write:
         from gen.training import write_card
