@@ -65,8 +65,12 @@ class Clock:
     def seconds(self) -> float:
         return self.spent + time.time() - self.start
 
+    def fraction(self) -> float:
+        """How much of this run's time budget is used (0 without one)."""
+        return 0.0 if self.limit is None else (time.time() - self.start) / (60 * self.limit)
+
     def out_of_time(self) -> bool:
-        return self.limit is not None and time.time() - self.start > 60 * self.limit
+        return self.fraction() > 1
 
 
 def save_state(path: Path, **state) -> None:
