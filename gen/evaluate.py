@@ -102,6 +102,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True)
     p.add_argument("--n", type=int, default=5000)
+    p.add_argument("--seed", type=int, default=0, help="picks the samples and the real images of the baseline")
     p.add_argument("--data", default=None, help="Keras-layout .npz (default: torchvision download to ./data)")
     p.add_argument("--sampler", choices=["ddpm", "ddim"], default="ddpm", help="DDPM models only")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps S")
@@ -111,7 +112,7 @@ def main() -> None:
     p.add_argument("--write", action="store_true", help="store the figures as checkpoints/NAME/metrics.json "
                    "and refresh the model card")
     a = p.parse_args()
-    r = evaluate(a.model, a.n, a.data, a.device, sampler=a.sampler, steps=a.steps, eta=a.eta, bf16=a.bf16)
+    r = evaluate(a.model, a.n, a.data, a.device, a.seed, sampler=a.sampler, steps=a.steps, eta=a.eta, bf16=a.bf16)
     print(json.dumps(r, indent=2))
     if a.write:
         from gen.training import write_card
