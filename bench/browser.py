@@ -2,7 +2,7 @@
 
 python bench/browser.py [--url URL]   (without --url it launches `python app.py` itself)
 Prints medians of: VAE slider -> decoded image, GAN seed -> image, and the DDPM Play stream's
-frames per second with every step shown. Benchmark figures, not tests.
+frames per second with every step shown, plain and with classifier-free guidance. Benchmark figures, not tests.
 """
 from __future__ import annotations
 
@@ -79,11 +79,17 @@ def main() -> None:
             page.get_by_role("tab", name="DDPM diffusion").click()
             page.wait_for_selector("#ddpm-xt img", timeout=30_000)
             page.locator("#ddpm-every input[type=radio]").first.check()  # Play: 1 step per frame, every step shown
-            page.locator("#ddpm-play").click()
-            page.wait_for_function("() => +document.querySelector('#ddpm-t').textContent < 995")
-            fps = frames_per_second(page, "ddpm-xt")
-            page.locator("#ddpm-pause").click()
-            print(f"DDPM Play stream:     {fps:6.1f} frames/s with every step shown (target >= 20)")
+            for label in ("unguided", "guided, y = 7, w = 1"):
+                if label != "unguided":  # classifier-free guidance: two U-Net passes (one batched) per step
+                    page.locator("#ddpm-class input").click()
+                    page.get_by_role("option", name="7", exact=True).click()
+                    page.wait_for_function("() => document.querySelector('#ddpm-t').textContent === '1000'")
+                page.locator("#ddpm-play").click()
+                page.wait_for_function("() => +document.querySelector('#ddpm-t').textContent < 995")
+                fps = frames_per_second(page, "ddpm-xt")
+                page.locator("#ddpm-pause").click()
+                print(f"DDPM Play stream:     {fps:6.1f} frames/s with every step shown, {label} (target >= 20)")
+                page.get_by_role("button", name="Reset x_T").click()
             browser.close()
     finally:
         if proc:

@@ -56,6 +56,19 @@ def main() -> None:
     x16 = diffusion.noise((16, 1, 28, 28), 0)
     print(f"DDIM 50 steps, 16 images:           "
           f"{median_ms(lambda: diffusion.ddim_sample(m, sch, x16, 50), 5, 1) / 1000:8.2f} s   (target <= 3)")
+    # classifier-free guidance: eps_theta(x_t, t, y) and eps_theta(x_t, t, null) as one doubled batch or two passes
+    c = hub.load("ddpm-cond-mnist")
+    for n in (1, 16):
+        xn, y = diffusion.noise((n, 1, 28, 28), 0), torch.full((n,), 7)
+        for batched in (True, False):
+            g = diffusion.Guidance(c, y, 2.0, c.null_class, batched)
+            ms = median_ms(lambda g=g, xn=xn: diffusion.p_sample(g, xn, 500, sch, torch.zeros_like(xn)), 100)
+            print(f"guided step, {n:2d} image(s), {'one batched pass' if batched else 'two passes':16s} {ms:8.2f} ms"
+                  + ("  (target <= 10)" if n == 1 else ""))
+    xg = diffusion.noise((16, 1, 28, 28), 0)
+    g16 = diffusion.Guidance(c, torch.full((16,), 7), 2.0, c.null_class)
+    print(f"guided DDIM 50 steps, 16 images:    "
+          f"{median_ms(lambda: diffusion.ddim_sample(g16, sch, xg, 50), 5, 1) / 1000:8.2f} s   (target <= 3)")
     # gen.sample / gen.evaluate: a batch of 1000 through the U-Net at once, or in cache-sized chunks
     x1k, t1k = diffusion.noise((1000, 1, 28, 28), 0), torch.full((1000,), 500)
     for label, eps in [("at once", m), ("chunks of 64", eps_in_chunks(m, 64)),

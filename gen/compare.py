@@ -11,8 +11,16 @@ import torch
 from gen import data, hub
 from gen.sample import generate
 
-# The model that stands for each family on a dataset (the sharper 16-D VAE; DDPM sampled with DDIM-50).
+# The model that stands for each family on a dataset (the sharper 16-D VAE; DDPM sampled with DDIM-50), and its
+# class-conditional counterpart (none for the VAE: a conditional VAE is not part of the lecture).
 FAMILIES = {"VAE": "vae16-{}", "GAN": "gan-{}", "DDPM": "ddpm-{}"}
+CONDITIONAL = {"GAN": "cgan-{}", "DDPM": "ddpm-cond-{}"}
+
+
+def model_for(family: str, dataset: str, conditional: bool = False) -> str | None:
+    """The model shown for a family: None when the family has no conditional model."""
+    pattern = (CONDITIONAL if conditional else FAMILIES).get(family)
+    return pattern.format(dataset) if pattern else None
 
 
 class Timed(NamedTuple):
@@ -20,13 +28,21 @@ class Timed(NamedTuple):
     seconds: float
 
 
-def sample_timed(name: str, n: int, seed: int, steps: int = 50) -> Timed:
-    """n samples and the wall time it took on this machine (the model is loaded beforehand)."""
+def sample_timed(name: str, n: int, seed: int, steps: int = 50, label: int | str = "all") -> Timed:
+    """n samples (of class `label`, for a conditional model) and the wall time it took on this machine (the model
+    is loaded beforehand)."""
     hub.load(name)
     t = time.perf_counter()
     with torch.no_grad():
-        images = generate(name, n, seed, sampler="ddim", steps=steps)
+        images = generate(name, n, seed, sampler="ddim", steps=steps, label=label)
     return Timed(images, time.perf_counter() - t)
+
+
+def classify(images: np.ndarray, dataset: str) -> np.ndarray:
+    """The FID classifier's label for each uint8 image: which class did a conditional model draw?"""
+    from gen.evaluate import features_and_labels
+
+    return features_and_labels(hub.load(f"classifier-{dataset}"), images)[1]
 
 
 class Neighbours(NamedTuple):

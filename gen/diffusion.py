@@ -1,4 +1,5 @@
-"""DDPM (Ho et al. 2020) in the lecture's order: schedule, forward process, posterior, Algorithms 1 and 2, DDIM.
+"""DDPM (Ho et al. 2020) in the lecture's order: schedule, forward process, posterior, Algorithms 1 and 2, DDIM,
+then classifier-free guidance.
 
 Arrays are indexed by t = 0..T with t = 0 meaning "no noise" (beta[0] = 0, alpha_bar[0] = 1),
 so every line below reads like the lecture: alpha_bar[t], beta[t], x_t.
@@ -95,11 +96,13 @@ def predict_x0(x_t: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor, sch:
 
 # ---- Algorithm 1: training -------------------------------------------------------------------
 
-def loss_simple(model: EpsModel, x0: torch.Tensor, sch: Schedule) -> torch.Tensor:
-    # L_simple = E_{t, x0, eps} || eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t) ||^2
+def loss_simple(model: Callable[..., torch.Tensor], x0: torch.Tensor, sch: Schedule,
+                y: torch.Tensor | None = None) -> torch.Tensor:
+    # L_simple = E_{t, x0, eps} || eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t) ||^2  (and y, if given)
     t = torch.randint(1, sch.T + 1, (x0.shape[0],), device=x0.device)  # t ~ Uniform{1..T}
     eps = torch.randn_like(x0)  # eps ~ N(0, I)
-    return (eps - model(q_sample(x0, t, eps, sch), t)).pow(2).mean()
+    x_t = q_sample(x0, t, eps, sch)
+    return (eps - (model(x_t, t) if y is None else model(x_t, t, y))).pow(2).mean()
 
 
 # ---- Algorithm 2: sampling -------------------------------------------------------------------
@@ -183,6 +186,49 @@ def ddim_sample(model: EpsModel, sch: Schedule, x_T: torch.Tensor, S: int = 50, 
     for step in ddim_steps(model, sch, x_T, S, eta, seed):
         x = step.prev_sample
     return x
+
+
+# ---- classifier-free guidance (Ho & Salimans 2022): sampling from p(x | y), and how hard to push -------------
+# One network learns both eps_theta(x_t, t, y) and eps_theta(x_t, t) = eps_theta(x_t, t, null): training replaces
+# the label by the null class with probability p_uncond. Sampling mixes the two with a guidance weight w.
+
+def drop_labels(y: torch.Tensor, p_uncond: float, null: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    # Ho & Salimans, Algorithm 1: c <- null with probability p_uncond (the model also learns p(x))
+    drop = torch.rand(y.shape, generator=generator, device="cpu").to(y.device) < p_uncond
+    return torch.where(drop, torch.full_like(y, null), y)
+
+
+class Guided(NamedTuple):
+    eps: torch.Tensor  # the guided eps~ that the sampler uses
+    eps_cond: torch.Tensor  # eps_theta(x_t, t, y)
+    eps_uncond: torch.Tensor  # eps_theta(x_t, t, null)
+    w: float
+
+
+def guided_eps(model: Callable[..., torch.Tensor], x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor, w: float,
+               null: int, batched: bool = True) -> Guided:
+    """Both predictions and their mix; `batched` runs them as one pass of a doubled batch (one call, not two)."""
+    y_null = torch.full_like(y, null)
+    if batched:
+        e_c, e_u = model(torch.cat([x_t, x_t]), torch.cat([t, t]), torch.cat([y, y_null])).chunk(2)
+    else:
+        e_c, e_u = model(x_t, t, y), model(x_t, t, y_null)
+    # Ho & Salimans 2022, eq. 6: eps~ = (1 + w) eps(x_t, t, y) - w eps(x_t, t, null); w = 0: conditional, w = -1: p(x)
+    return Guided((1 + w) * e_c - w * e_u, e_c, e_u, w)
+
+
+class Guidance:
+    """eps~(x_t, t) for a fixed batch of labels y: plugs into Algorithm 2 and DDIM above unchanged.
+    `last` keeps the parts of the latest call (eps_cond, eps_uncond), so the lab can show them."""
+
+    def __init__(self, model: Callable[..., torch.Tensor], y: torch.Tensor, w: float, null: int,
+                 batched: bool = True):
+        self.model, self.y, self.w, self.null, self.batched = model, y, float(w), null, batched
+        self.last: Guided | None = None
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        self.last = guided_eps(self.model, x_t, t, self.y, self.w, self.null, self.batched)
+        return self.last.eps
 
 
 # ---- what the lab shows ---------------------------------------------------------------------

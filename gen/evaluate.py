@@ -72,9 +72,17 @@ def test_elbo(model: nn.Module, x_test: np.ndarray, device: str = "cpu") -> dict
     return {"test_elbo_nats": elbo, "test_recon_nats": recon, "test_kl_nats": kl}
 
 
+def conditional_accuracy(predicted: np.ndarray, requested: np.ndarray) -> float:
+    """How often the classifier sees the class that was asked for: does p(x | y) give a y?"""
+    return float((predicted == requested).mean())
+
+
 def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cpu", seed: int = 0,
-             sampler: str = "ddpm", steps: int = 50, eta: float = 0.0, bf16: bool = False) -> dict:
-    from gen.sample import family, generate
+             sampler: str = "ddpm", steps: int = 50, eta: float = 0.0, bf16: bool = False,
+             guidance: float | None = None) -> dict:
+    """FID against the test set, its real-vs-real baseline, the class histogram; the test ELBO for VAEs; for
+    conditional models, n balanced samples (label i % 10) and the conditional accuracy."""
+    from gen.sample import family, generate, requested_labels
 
     model = hub.load(name)
     ds = model.dataset
@@ -84,18 +92,31 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
     f_test, _ = features_and_labels(clf, x_test, device)
     real = x_train[np.random.default_rng(seed).choice(len(x_train), n, replace=False)]
     f_real, _ = features_and_labels(clf, real, device)
-    samples = generate(name, n, seed, sampler, steps, device, eta=eta, bf16=bf16)
+    samples = generate(name, n, seed, sampler, steps, device, eta=eta, bf16=bf16, guidance=guidance)
     f_fake, labels = features_and_labels(clf, samples, device)
+    asked = requested_labels(name, n)
     hist = np.bincount(labels, minlength=10) / n
     out = {"model": name, "n_samples": n, "fid": fid(f_fake, f_test), "fid_real_vs_real": fid(f_real, f_test),
            "class_histogram": {c: round(float(h), 4) for c, h in zip(data.CLASSES[ds], hist)},
            "min_class_fraction": float(hist.min())}
+    if asked is not None:
+        out["conditional_accuracy"] = conditional_accuracy(labels, asked)
     if family(name) == "ddpm":
         out["sampler"] = ((sampler if sampler == "ddpm" else f"ddim-{steps}" + (f", eta {eta:g}" if eta else ""))
                           + (", bf16" if bf16 else ""))
+        if asked is not None:
+            out["guidance_w"] = hub.REGISTRY[name].guidance if guidance is None else guidance
     if family(name) in ("vae", "ae"):
         out.update(test_elbo(model, x_test, device))
     return out
+
+
+def guidance_curve(name: str, ws: list[float], n: int, **kw) -> list[dict]:
+    """The fidelity-diversity trade-off of classifier-free guidance, measured: FID, conditional accuracy and the
+    rarest class at each guidance weight w (n balanced samples each)."""
+    return [{"w": w, **{k: r[k] for k in ("n_samples", "fid", "fid_real_vs_real", "conditional_accuracy",
+                                       "min_class_fraction")}}
+            for w in ws for r in [evaluate(name, n, guidance=w, **kw)]]
 
 
 def main() -> None:
@@ -108,11 +129,19 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50, help="DDIM steps S")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta (1: stochastic, like Algorithm 2)")
     p.add_argument("--bf16", action="store_true", help="DDPM models: sample with the U-Net under bfloat16 autocast")
+    p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w (default: "
+                   "the model's shipped w)")
+    p.add_argument("--curve", default=None, help="conditional DDPMs: also measure these guidance weights, e.g. "
+                   "0,0.5,1,2,4 (the fidelity-diversity curve of the model card)")
+    p.add_argument("--curve-n", type=int, default=1000, help="samples per point of --curve")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--write", action="store_true", help="store the figures as checkpoints/NAME/metrics.json "
                    "and refresh the model card")
     a = p.parse_args()
-    r = evaluate(a.model, a.n, a.data, a.device, a.seed, sampler=a.sampler, steps=a.steps, eta=a.eta, bf16=a.bf16)
+    kw = dict(npz=a.data, device=a.device, seed=a.seed, sampler=a.sampler, steps=a.steps, eta=a.eta, bf16=a.bf16)
+    r = evaluate(a.model, a.n, guidance=a.guidance, **kw)
+    if a.curve:
+        r["guidance_curve"] = guidance_curve(a.model, [float(w) for w in a.curve.split(",")], a.curve_n, **kw)
     print(json.dumps(r, indent=2))
     if a.write:
         from gen.training import write_card

@@ -8,44 +8,66 @@ from torch import nn
 
 
 class Generator(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["gan", "genlab"]):
-    """G: z ~ N(0, I) -> image in [-1, 1]."""
+    """G: z ~ N(0, I) -> image in [-1, 1]; with num_classes > 0, G(z, y): y's learned embedding is concatenated to z
+    (the conditional GAN of Mirza & Osindero 2014)."""
 
-    def __init__(self, z_dim: int = 64, width: int = 64, dataset: str = "mnist"):
+    def __init__(self, z_dim: int = 64, width: int = 64, dataset: str = "mnist", num_classes: int = 0):
         super().__init__()
-        self.z_dim, self.dataset = z_dim, dataset
+        self.z_dim, self.dataset, self.num_classes = z_dim, dataset, num_classes
+        if num_classes:
+            self.embed = nn.Embedding(num_classes, z_dim)
         self.net = nn.Sequential(
-            nn.Linear(z_dim, 2 * width * 7 * 7, bias=False), nn.Unflatten(1, (2 * width, 7, 7)),
-            nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.Linear(z_dim * (2 if num_classes else 1), 2 * width * 7 * 7, bias=False),
+            nn.Unflatten(1, (2 * width, 7, 7)), nn.BatchNorm2d(2 * width), nn.ReLU(),
             nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),  # 14x14
             nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh(),  # 28x28
         )
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z if y is None else torch.cat([z, self.embed(y)], 1))
 
 
 class Discriminator(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["gan", "genlab"]):
-    """D: image in [-1, 1] -> logit of 'real'; D(x) = sigmoid(logit)."""
+    """D: image in [-1, 1] -> logit of 'real'; D(x) = sigmoid(logit).
 
-    def __init__(self, width: int = 64, dataset: str = "mnist"):
+    With num_classes > 0 it is a projection discriminator (Miyato & Koyama 2018): logit = psi(phi(x)) + <embed(y),
+    phi(x)>. sn=True puts spectral normalisation on every layer (Miyato et al. 2018) instead of BatchNorm.
+    """
+
+    def __init__(self, width: int = 64, dataset: str = "mnist", num_classes: int = 0, sn: bool = False):
         super().__init__()
-        self.dataset = dataset
+        self.dataset, self.num_classes = dataset, num_classes
+        norm = nn.utils.parametrizations.spectral_norm if sn else (lambda m: m)
         self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, 2, 1), nn.LeakyReLU(0.2),  # 14x14
-            nn.Conv2d(width, 2 * width, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * width), nn.LeakyReLU(0.2),  # 7x7
-            nn.Flatten(), nn.Linear(2 * width * 7 * 7, 1),
+            norm(nn.Conv2d(1, width, 4, 2, 1)), nn.LeakyReLU(0.2),  # 14x14
+            norm(nn.Conv2d(width, 2 * width, 4, 2, 1, bias=sn)), *([] if sn else [nn.BatchNorm2d(2 * width)]),
+            nn.LeakyReLU(0.2),  # 7x7
+            nn.Flatten(), norm(nn.Linear(2 * width * 7 * 7, 1)),  # phi(x) = net[:-1](x), psi = net[-1]
         )
+        if num_classes:  # small at first: D starts out (nearly) unconditional, the projection term grows as it learns
+            embed = nn.Embedding(num_classes, 2 * width * 7 * 7)
+            nn.init.normal_(embed.weight, std=0.02)
+            self.embed = norm(embed)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if y is None:
+            return self.net(x).squeeze(1)
+        h = self.net[:-1](x)
+        return self.net[-1](h).squeeze(1) + (self.embed(y) * h).sum(1)  # psi(phi(x)) + <embed(y), phi(x)>
 
     @torch.no_grad()
-    def prob(self, x: torch.Tensor) -> torch.Tensor:
-        """D(x): the probability that x came from the data."""
-        return torch.sigmoid(self(x))
+    def prob(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """D(x) (D(x, y) when conditional): the probability that x came from the data (with label y)."""
+        return torch.sigmoid(self(x, y))
 
 
-def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+LOSSES = ("non-saturating", "minimax", "hinge")
+
+
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, loss: str = "non-saturating") -> torch.Tensor:
+    if loss == "hinge":
+        # hinge: D descends E[relu(1 - D(x))] + E[relu(1 + D(G(z)))] (D = the logit here)
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
     # D ascends E[log D(x)] + E[log(1 - D(G(z)))]; we descend its negative
     return -(F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean())
 
@@ -54,8 +76,18 @@ def g_loss(fake_logits: torch.Tensor, loss: str = "non-saturating") -> torch.Ten
     if loss == "minimax":
         # G descends E[log(1 - D(G(z)))]: flat where D confidently rejects the fakes
         return F.logsigmoid(-fake_logits).mean()
+    if loss == "hinge":
+        # hinge: G descends -E[D(G(z))] (the logit)
+        return -fake_logits.mean()
     # non-saturating: G ascends E[log D(G(z))], strong gradients early in training
     return -F.logsigmoid(fake_logits).mean()
+
+
+def mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Mode seeking (Mao et al. 2019), against one image per class: the batch's halves are pairs z1, z2 with the same
+    y, and G descends 1 / (mean |G(z1, y) - G(z2, y)| / mean |z1 - z2|), i.e. spreads different z apart."""
+    (x1, x2), (z1, z2) = fake.chunk(2), z.chunk(2)
+    return 1 / ((x1 - x2).abs().mean() / (z1 - z2).abs().mean() + 1e-5)
 
 
 # --- Lab helpers for the GAN tab (gen/ui/gan_tab.py): seeds, nudges, truncation, D's verdicts, training records ---
@@ -110,16 +142,45 @@ class Verdict(NamedTuple):
 
 
 @torch.no_grad()
-def generate_with_d(G: Generator, D: Discriminator, z: torch.Tensor) -> Verdict:
-    """G(z) as uint8 images and the discriminator's verdict D(G(z)) on each (on G's float output)."""
-    x = G(z)
-    return Verdict(to_uint8(x, signed=True), D.prob(x).numpy())
+def generate_with_d(G: Generator, D: Discriminator, z: torch.Tensor, y: Sequence[int] | None = None) -> Verdict:
+    """G(z) (G(z, y) when conditional) as uint8 images and the discriminator's verdict D(G(z)) (D(G(z, y), y)) on
+    each (on G's float output)."""
+    y = None if y is None else torch.as_tensor(y).long()
+    x = G(z, y)
+    return Verdict(to_uint8(x, signed=True), D.prob(x, y).numpy())
 
 
 @torch.no_grad()
 def judge_real(D: Discriminator, images: np.ndarray) -> np.ndarray:
     """D(x) for uint8 real images [N,28,28]."""
     return D.prob(to_float(images, signed=True)).numpy()
+
+
+@torch.no_grad()
+def style_class_grid(G: Generator, seeds: Sequence[int]) -> np.ndarray:
+    """G(z_s, y) as uint8 [len(seeds), 10, 28, 28]: row s keeps one z (seed_to_z(s), the style), column y the class."""
+    k = G.num_classes
+    z = seeds_to_z([int(s) for s in seeds], G.z_dim).repeat_interleave(k, 0)
+    return to_uint8(G(z, torch.arange(k).repeat(len(seeds))), signed=True).reshape(len(seeds), k, 28, 28)
+
+
+def check_class(y: float | None) -> int:
+    """A class picked by a user -> 0..9; ValueError with a message meant for the user otherwise."""
+    try:
+        v = float(y)
+    except (TypeError, ValueError):
+        v = math.nan
+    if v not in range(10):  # 3.0 is class 3; 2.5, -1, 10, nan are not classes
+        raise ValueError(f"Pick a class: a whole number from 0 to 9 (got {y}).")
+    return int(v)
+
+
+@torch.no_grad()
+def judge_labels(D: Discriminator, image: np.ndarray) -> np.ndarray:
+    """D(x, y) for one uint8 real image [28,28] under each label y = 0..9: a projection D moves its logit by
+    <embed(y), phi(x)>, so a real image with the wrong label should be called fake."""
+    k = D.num_classes
+    return D.prob(to_float(image[None], signed=True).expand(k, -1, -1, -1), torch.arange(k)).numpy()
 
 
 class Walk(NamedTuple):

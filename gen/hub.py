@@ -24,8 +24,14 @@ HUB_ORG = "genlab-lecture"
 
 @dataclass(frozen=True)
 class Entry:
+    """What the code needs to know of a model, said once: no parsing of names."""
     cls: str  # "module:Class" inside gen
+    family: str  # "vae", "ae", "gan", "ddpm", "classifier"
+    dataset: str  # "mnist" or "fashion"
     train: str  # the command that trains it
+    role: str = "generator"  # "generator", "discriminator" (the D shipped beside a GAN) or "classifier"
+    conditional: bool = False  # takes a class label y (0..9)
+    guidance: float = 0.0  # conditional diffusion: the classifier-free guidance weight w it is sampled with
     revision: str = "v1"  # the pinned Hub revision (a tag made when the weights were published)
 
     @property
@@ -34,27 +40,38 @@ class Entry:
         return getattr(importlib.import_module(f"gen.{mod}"), name)
 
 
-def _e(cls: str, script: str, args: str) -> Entry:
-    return Entry(cls, f"python train/{script}.py {args}")
+def _e(cls: str, family: str, ds: str, script: str, args: str, **kw) -> Entry:
+    return Entry(cls, family, ds, f"python train/{script}.py --dataset {ds} {args}".rstrip(), **kw)
 
 
-REGISTRY: dict[str, Entry] = {
-    "classifier-mnist": _e("evaluate:Classifier", "classifier", "--dataset mnist"),
-    "classifier-fashion": _e("evaluate:Classifier", "classifier", "--dataset fashion"),
-    "vae2-mnist": _e("vae:VAE", "vae", "--dataset mnist --latent 2"),
-    "vae2-fashion": _e("vae:VAE", "vae", "--dataset fashion --latent 2"),
-    "vae16-mnist": _e("vae:VAE", "vae", "--dataset mnist --latent 16"),
-    "vae16-fashion": _e("vae:VAE", "vae", "--dataset fashion --latent 16"),
-    "ae2-mnist": _e("vae:VAE", "vae", "--dataset mnist --latent 2 --ae"),
-    "gan-mnist": _e("gan:Generator", "gan", "--dataset mnist"),
-    "gan-mnist-D": _e("gan:Discriminator", "gan", "--dataset mnist"),
-    "gan-fashion": _e("gan:Generator", "gan", "--dataset fashion"),
-    "gan-fashion-D": _e("gan:Discriminator", "gan", "--dataset fashion"),
-    "gan-minimax-mnist": _e("gan:Generator", "gan", "--dataset mnist --loss minimax"),
-    "gan-minimax-fashion": _e("gan:Generator", "gan", "--dataset fashion --loss minimax"),
-    "ddpm-mnist": _e("unet:UNet", "ddpm", "--dataset mnist"),
-    "ddpm-fashion": _e("unet:UNet", "ddpm", "--dataset fashion"),
-}
+_CGAN = "--cond --loss hinge --ema 0.999 --lr-d 4e-4 --mismatch"  # the class-conditional GAN's recipe
+_CGAN_MORE = {"mnist": "", "fashion": " --ms 0.1 --init checkpoints/gan-fashion --epochs 60"}  # from the GAN
+REGISTRY: dict[str, Entry] = {}
+for _ds in ("mnist", "fashion"):
+    REGISTRY |= {
+        f"classifier-{_ds}": _e("evaluate:Classifier", "classifier", _ds, "classifier", "", role="classifier"),
+        f"vae2-{_ds}": _e("vae:VAE", "vae", _ds, "vae", "--latent 2"),
+        f"vae16-{_ds}": _e("vae:VAE", "vae", _ds, "vae", "--latent 16"),
+        f"gan-{_ds}": _e("gan:Generator", "gan", _ds, "gan", ""),
+        f"gan-{_ds}-D": _e("gan:Discriminator", "gan", _ds, "gan", "", role="discriminator"),
+        f"gan-minimax-{_ds}": _e("gan:Generator", "gan", _ds, "gan", "--loss minimax"),
+        f"ddpm-{_ds}": _e("unet:UNet", "ddpm", _ds, "ddpm", ""),
+        f"ddpm-cond-{_ds}": _e("unet:UNet", "ddpm", _ds, "ddpm", f"--cond --init checkpoints/ddpm-{_ds}",
+                               conditional=True, guidance=1.0),
+    }
+for _ds in ("mnist",):  # cgan-fashion is still training (its run state is kept): registered once it ships
+    REGISTRY |= {
+        f"cgan-{_ds}": _e("gan:Generator", "gan", _ds, "gan", _CGAN + _CGAN_MORE[_ds], conditional=True),
+        f"cgan-{_ds}-D": _e("gan:Discriminator", "gan", _ds, "gan", _CGAN + _CGAN_MORE[_ds], role="discriminator",
+                            conditional=True),
+    }
+REGISTRY["ae2-mnist"] = _e("vae:VAE", "ae", "mnist", "vae", "--latent 2 --ae")
+
+
+def generators(family: str | None = None, dataset: str | None = None, conditional: bool | None = None) -> list[str]:
+    """Names of the generative models, optionally of one family / dataset / kind (registry order)."""
+    return [n for n, e in REGISTRY.items() if e.role == "generator" and family in (None, e.family)
+            and dataset in (None, e.dataset) and conditional in (None, e.conditional)]
 
 
 class ModelNotFound(RuntimeError):

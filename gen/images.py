@@ -52,6 +52,11 @@ def grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, value: int =
     return out
 
 
+def pixel_diversity(images: np.ndarray) -> float:
+    """How different a set of uint8 images [N,H,W] is: the per-pixel std across the set, averaged, in 0..1."""
+    return float((images.astype(np.float64) / 255).std(axis=0).mean())
+
+
 class Preprocessed(NamedTuple):
     gray: np.ndarray  # the upload as grayscale uint8
     inverted: bool  # True if the background was light and we flipped it

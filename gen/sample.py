@@ -1,4 +1,8 @@
-"""Sampling any model by name: `python -m gen.sample --model vae2-mnist --n 1000 --seed 0 --out samples.npz`."""
+"""Sampling any model by name: `python -m gen.sample --model vae2-mnist --n 1000 --seed 0 --out samples.npz`.
+
+Conditional models take `--label 7` (every sample a 7) or `--label all` (balanced: 0, 1, ..., 9, 0, ...), and
+diffusion ones a classifier-free guidance weight `--guidance w`.
+"""
 from __future__ import annotations
 
 import argparse
@@ -12,37 +16,60 @@ from gen.latent import seed_to_z
 
 
 def family(name: str) -> str:
-    return name.split("-")[0].rstrip("0123456789")  # "vae16-mnist" -> "vae"
+    """"vae", "ae", "gan" or "ddpm", from the registry."""
+    return hub.REGISTRY[name].family
 
 
-def eps_in_chunks(model: torch.nn.Module, chunk: int, bf16: bool = False) -> diffusion.EpsModel:
-    """eps_theta evaluated `chunk` images at a time, optionally under bfloat16 autocast. On a CPU, chunks of 64
-    stay in cache: 2.6x faster than 1000 at once, and bf16 about 2.3x faster again (bench/compute.py)."""
-    def eps(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def requested_labels(name: str, n: int, label: int | str | None = "all") -> np.ndarray | None:
+    """The class asked of each of n samples of a conditional model (None for an unconditional one):
+    one class for all, or "all"/None for a balanced 0..9 cycle."""
+    if not hub.REGISTRY[name].conditional:
+        if label not in (None, "all"):
+            raise ValueError(f"{name} is not conditional: it takes no label")
+        return None
+    if label in (None, "all"):
+        return np.arange(n) % 10
+    if not 0 <= int(label) <= 9:
+        raise ValueError(f"label must be a class 0..9 or 'all', got {label}")
+    return np.full(n, int(label))
+
+
+def eps_in_chunks(model: torch.nn.Module, chunk: int, bf16: bool = False):
+    """eps_theta(x_t, t[, y]) evaluated `chunk` images at a time, optionally under bfloat16 autocast. On a CPU,
+    chunks of 64 stay in cache: 2.6x faster than 1000 at once, and bf16 about 2.3x faster again (bench/compute.py)."""
+    def eps(x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         with torch.autocast(x_t.device.type, dtype=torch.bfloat16, enabled=bf16):
-            return torch.cat([model(x_t[i:i + chunk], t[i:i + chunk]).float() for i in range(0, len(x_t), chunk)])
+            return torch.cat([model(x_t[i:i + chunk], t[i:i + chunk], *(() if y is None else (y[i:i + chunk],)))
+                              .float() for i in range(0, len(x_t), chunk)])
     return eps
 
 
 @torch.no_grad()
 def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int = 50,
-             device: str = "cpu", batch: int = 1000, eta: float = 0.0, bf16: bool = False) -> np.ndarray:
+             device: str = "cpu", batch: int = 1000, eta: float = 0.0, bf16: bool = False,
+             label: int | str | None = "all", guidance: float | None = None) -> np.ndarray:
     """n prior samples of model `name` as uint8 [n,28,28]; the same seed gives the same images.
     DDPM models: `sampler` "ddpm" is Algorithm 2 (T steps), "ddim" DDIM with `steps` steps and `eta`;
-    `bf16` runs the U-Net under bfloat16 autocast."""
+    `bf16` runs the U-Net under bfloat16 autocast. Conditional models: `label` (see requested_labels) and, for
+    diffusion, the guidance weight w (default: the registry's)."""
     model = hub.load(name).to(device)
     fam, out = family(name), []
+    ys = requested_labels(name, n, label)
+    w = hub.REGISTRY[name].guidance if guidance is None else guidance
     for i in range(0, n, batch):
         m = min(batch, n - i)
+        y = None if ys is None else torch.as_tensor(ys[i:i + m]).long().to(device)
         if fam in ("vae", "ae"):
             z = seed_to_z(seed * 1_000_003 + i, model.latent_dim, m).to(device)
             out.append(to_uint8(model.decode(z)))
         elif fam == "gan":
             z = seed_to_z(seed * 1_000_003 + i, model.z_dim, m).to(device)
-            out.append(to_uint8(model(z), signed=True))
+            out.append(to_uint8(model(z) if y is None else model(z, y), signed=True))
         elif fam == "ddpm":
             sch = diffusion.make_schedule(model.schedule, model.T)
             eps = eps_in_chunks(model, 64 if device == "cpu" else batch, bf16)
+            if y is not None:
+                eps = diffusion.Guidance(eps, y, w, model.null_class)
             x_T = diffusion.noise((m, 1, 28, 28), seed * 1_000_003 + i).to(device)
             x0 = (diffusion.ddim_sample(eps, sch, x_T, steps, eta, seed * 1_000_003 + i) if sampler == "ddim"
                   else diffusion.sample(eps, sch, x_T, seed * 1_000_003 + i))
@@ -53,20 +80,24 @@ def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--model", required=True, choices=[k for k in hub.REGISTRY if not k.startswith("classifier")
-                                                       and not k.endswith("-D")])
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, choices=hub.generators())
     p.add_argument("--n", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--sampler", choices=["ddim", "ddpm"], default="ddim", help="DDPM models only")
     p.add_argument("--steps", type=int, default=50, help="DDIM steps S")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta: 0 deterministic, 1 stochastic like Algorithm 2")
     p.add_argument("--bf16", action="store_true", help="DDPM models: U-Net under bfloat16 autocast (faster on CPU)")
+    p.add_argument("--label", "--labels", default="all", help="conditional models: a class 0..9, or 'all' (balanced)")
+    p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w (0: the "
+                   "conditional model, -1: the unconditional one; default: the model's shipped w)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default="samples.npz")
     a = p.parse_args()
-    images = generate(a.model, a.n, a.seed, a.sampler, a.steps, a.device, eta=a.eta, bf16=a.bf16)
-    np.savez_compressed(a.out, images=images)
+    images = generate(a.model, a.n, a.seed, a.sampler, a.steps, a.device, eta=a.eta, bf16=a.bf16, label=a.label,
+                      guidance=a.guidance)
+    labels = requested_labels(a.model, a.n, a.label)
+    np.savez_compressed(a.out, images=images, **({} if labels is None else {"labels": labels}))
     print(f"wrote {len(images)} samples of {a.model} to {a.out}")
 
 

@@ -5,14 +5,18 @@ No Gradio here: this runs on GPU machines that have only torch.
 from __future__ import annotations
 
 import argparse
+import atexit
 import copy
 import json
+import os
 import platform
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from gen import data
@@ -26,7 +30,8 @@ def parser(description: str, epochs: int, batch: int, lr: float) -> argparse.Arg
                    "(default: torchvision download into --data-root)")
     p.add_argument("--data-root", default="data")
     p.add_argument("--epochs", type=int, default=epochs)
-    p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--batch", type=int, default=batch, help="per process: under torchrun the global batch is "
+                   "--batch x processes")
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -36,8 +41,73 @@ def parser(description: str, epochs: int, batch: int, lr: float) -> argparse.Arg
     return p
 
 
+# ---- torchrun / DistributedDataParallel: the same scripts on N devices; without torchrun all of this is a no-op ----
+
+def distributed(device: str) -> tuple[int, int, str]:
+    """Joins the torchrun job described by the environment (WORLD_SIZE, RANK, LOCAL_RANK, MASTER_ADDR/PORT), once.
+
+    Returns (rank, world size, this process's device): cuda:LOCAL_RANK with nccl, or the CPU with gloo.
+    Without torchrun (no WORLD_SIZE, or 1) it returns (0, 1, device) and changes nothing."""
+    if int(os.environ.get("WORLD_SIZE", 1)) == 1:
+        return 0, 1, device
+    if device.startswith("cuda"):
+        device = f"cuda:{os.environ['LOCAL_RANK']}"
+    if not dist.is_initialized():
+        if device.startswith("cuda"):
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        atexit.register(dist.destroy_process_group)
+        if dist.get_rank():  # one voice: only rank 0 prints (and shows progress bars: the scripts ask is_main())
+            sys.stdout = open(os.devnull, "w")
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def _device() -> str:
+    return f"cuda:{torch.cuda.current_device()}" if dist.get_backend() == "nccl" else "cpu"
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def world() -> int:
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def is_main() -> bool:
+    """Rank 0 alone writes checkpoints, samples, logs and progress bars."""
+    return rank() == 0
+
+
+def wrap(model: nn.Module) -> nn.Module:
+    """DDP around the model under torchrun (else the model itself): train through the wrapper, but keep the
+    unwrapped model for the EMA, state_dict() and export, so checkpoints are the same with or without torchrun."""
+    if not dist.is_initialized():
+        return model
+    ddp = nn.parallel.DistributedDataParallel(model, device_ids=[torch.cuda.current_device()]
+                                              if dist.get_backend() == "nccl" else None)  # copies rank 0's weights
+    torch.manual_seed(torch.initial_seed() + rank())  # from here on each rank draws its own noise (z, t, eps)
+    return ddp
+
+
+def n_batches(n: int, batch: int) -> int:
+    """Batches per epoch (per rank) that `batches` yields."""
+    return n // world() // batch
+
+
+def agree(value: float) -> float:
+    """Rank 0's value on every rank (a broadcast), so that time budgets stop all ranks at the same step."""
+    if not dist.is_initialized():
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=_device())
+    dist.broadcast(t, 0)
+    return t.item()
+
+
 def setup(args: argparse.Namespace, name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Seeds everything, fills in defaults, and returns the training images ([N,1,28,28] in [0,1]) and labels."""
+    """Joins torchrun's job if there is one, seeds everything (alike on every rank, so the models start equal),
+    fills in defaults, and returns the training images ([N,1,28,28] in [0,1]) and labels."""
+    args.rank, args.world, args.device = distributed(args.device)
     torch.manual_seed(args.seed)
     args.name = name
     args.out = Path(args.out or Path("checkpoints") / name)
@@ -49,9 +119,13 @@ def setup(args: argparse.Namespace, name: str) -> tuple[torch.Tensor, torch.Tens
 
 
 def batches(n: int, batch: int, device: str, seed: int, epoch: int) -> Iterator[torch.Tensor]:
-    """Index batches of one epoch, shuffled reproducibly, dropping the ragged last batch."""
+    """Index batches of one epoch, shuffled reproducibly, dropping the ragged last batch.
+
+    Under torchrun each rank takes every world-th index of the same permutation (like DistributedSampler): disjoint
+    shards of equal size, so every rank takes the same number of steps."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 10_000 + epoch)).to(device)
-    for i in range(0, n - batch + 1, batch):
+    perm = perm[rank()::world()][:n // world()]
+    for i in range(0, len(perm) - batch + 1, batch):
         yield perm[i:i + batch]
 
 
@@ -66,22 +140,33 @@ class Clock:
         return self.spent + time.time() - self.start
 
     def fraction(self) -> float:
-        """How much of this run's time budget is used (0 without one)."""
-        return 0.0 if self.limit is None else (time.time() - self.start) / (60 * self.limit)
+        """How much of this run's time budget is used (0 without one); rank 0's clock under torchrun."""
+        return 0.0 if self.limit is None else agree(time.time() - self.start) / (60 * self.limit)
 
     def out_of_time(self) -> bool:
         return self.fraction() > 1
 
 
 def save_state(path: Path, **state) -> None:
-    """Resumable state (weights, optimiser, counters); never shipped, loaded with weights_only=True."""
+    """Resumable state (weights, optimiser, counters); never shipped, loaded with weights_only=True.
+
+    Rank 0 alone writes it; no barrier is needed, as every rank holds the same weights after each step."""
+    if not is_main():
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, str(path) + ".tmp")
     Path(str(path) + ".tmp").replace(path)
 
 
 def load_state(path: Path) -> dict | None:
-    return torch.load(path, map_location="cpu", weights_only=True) if path.exists() else None
+    """The state save_state wrote, or None. Under torchrun rank 0 reads it and sends it to every rank (a collective:
+    all resume alike, other machines need not see runs/, and no rank overwrites it before all have it)."""
+    state = torch.load(path, map_location="cpu", weights_only=True) if is_main() and path.exists() else None
+    if dist.is_initialized():
+        box = [state]
+        dist.broadcast_object_list(box, 0)
+        state = box[0]
+    return state
 
 
 class EMA:
@@ -101,8 +186,18 @@ class EMA:
 
 def hardware(device: str) -> str:
     if device.startswith("cuda"):
-        return f"1x {torch.cuda.get_device_name(0)}"
-    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        return f"{world()}x {torch.cuda.get_device_name(0)}"
+    cpu = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return cpu if world() == 1 else f"{world()} processes on {cpu}"
+
+
+def command() -> str:
+    """How this run was started: python, or torchrun with its processes."""
+    if world() == 1:
+        return "python " + " ".join(sys.argv)
+    per_node = int(os.environ.get("LOCAL_WORLD_SIZE", world()))
+    nodes = f"--nnodes {world() // per_node} " if world() > per_node else ""
+    return f"torchrun {nodes}--nproc_per_node {per_node} " + " ".join(sys.argv)
 
 
 def export(model: nn.Module, args: argparse.Namespace, clock: Clock, **info) -> None:
@@ -115,7 +210,7 @@ def export(model: nn.Module, args: argparse.Namespace, clock: Clock, **info) -> 
                 "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "seed": args.seed,
                 "train_seconds": round(clock.seconds, 1), "hardware": hardware(args.device),
                 "parameters": sum(p.numel() for p in model.parameters()),
-                "command": "python " + " ".join(__import__("sys").argv), **info}
+                "command": command(), **info}
     (args.out / "training.json").write_text(json.dumps(training, indent=2))
     write_card(args.out)
 
@@ -138,7 +233,14 @@ def write_card(folder: Path) -> None:
         cmd = m.get("command", f"python -m gen.evaluate --model {t['name']} --write")
         lines += [f"Measured with `{cmd}` ({m['n_samples']} samples).", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k.replace('_', ' ')} | {v:.4g} |" if isinstance(v, float) else f"| {k.replace('_', ' ')} | {v} |"
-                  for k, v in m.items() if k not in ("class_histogram", "model", "command")]
+                  for k, v in m.items() if k not in ("class_histogram", "model", "command", "guidance_curve")]
+        if "guidance_curve" in m:  # classifier-free guidance: what a larger w buys (accuracy) and costs (diversity)
+            c = m["guidance_curve"]
+            lines += ["", "Guidance weight w against quality (same sampler and seed; w = 0: the conditional model):",
+                      "", "| w | samples | FID | real vs real | conditional accuracy | rarest class |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {p['w']:g} | {p['n_samples']} | {p['fid']:.2f} | {p['fid_real_vs_real']:.2f} "
+                      f"| {p['conditional_accuracy']:.1%} | {p['min_class_fraction']:.1%} |" for p in c]
         if "class_histogram" in m:
             lines += ["", "Class histogram of the samples (by the classifier):", "",
                       "| " + " | ".join(m["class_histogram"]) + " |", "|" + "---|" * len(m["class_histogram"]),

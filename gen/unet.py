@@ -31,14 +31,20 @@ class ResBlock(nn.Module):
 
 
 class UNet(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["ddpm", "diffusion", "genlab"]):
-    """28 -> 14 -> 7 -> 14 -> 28 with skip connections; t enters every block."""
+    """28 -> 14 -> 7 -> 14 -> 28 with skip connections; t (and the class y, when conditional) enters every block.
+
+    num_classes > 0 makes it eps_theta(x_t, t, y) for classifier-free guidance: a learned embedding of y is added
+    to the time embedding; label `num_classes` is the null class (no label), which y=None also means."""
 
     def __init__(self, ch: int = 32, mult: tuple[int, int, int] = (1, 2, 4), T: int = 1000,
-                 schedule: str = "linear", dataset: str = "mnist"):
+                 schedule: str = "linear", dataset: str = "mnist", num_classes: int = 0):
         super().__init__()
-        self.T, self.schedule, self.dataset, self.ch = T, schedule, dataset, ch
+        self.T, self.schedule, self.dataset, self.ch, self.num_classes = T, schedule, dataset, ch, num_classes
         t_dim = 4 * ch
         self.t_mlp = nn.Sequential(nn.Linear(ch, t_dim), nn.SiLU(), nn.Linear(t_dim, t_dim))
+        if num_classes:  # zero-initialised: an unconditional model's weights load and start out unchanged
+            self.y_emb = nn.Embedding(num_classes + 1, t_dim)
+            nn.init.zeros_(self.y_emb.weight)
         c1, c2, c3 = (ch * m for m in mult)
         self.conv_in = nn.Conv2d(1, c1, 3, padding=1)
         self.down1 = ResBlock(c1, c1, t_dim)
@@ -50,8 +56,17 @@ class UNet(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["ddpm",
         self.up1 = ResBlock(c2 + c1, c1, t_dim)  # at 28
         self.norm_out, self.conv_out = nn.GroupNorm(8, c1), nn.Conv2d(c1, 1, 3, padding=1)
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    @property
+    def null_class(self) -> int:
+        return self.num_classes
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         temb = self.t_mlp(timestep_embedding(t, self.ch))
+        if self.num_classes:
+            y = torch.full_like(t, self.null_class, dtype=torch.long) if y is None else y
+            temb = temb + self.y_emb(y)
+        elif y is not None:
+            raise ValueError("this U-Net is unconditional: it takes no class label")
         h1 = self.down1(self.conv_in(x), temb)  # 28
         h2 = self.down2(self.pool1(h1), temb)  # 14
         h = self.mid2(self.mid1(self.pool2(h2), temb), temb)  # 7

@@ -93,6 +93,20 @@ class VAE(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["vae", "
 # ---- what the lab shows ---------------------------------------------------------------------
 
 @torch.no_grad()
+def walk(model: VAE, x0: torch.Tensor, x1: torch.Tensor, steps: int, method: str = "linear") -> torch.Tensor:
+    """Decode `steps` points from mu(x0) to mu(x1) (images [1,1,28,28]), straight ('linear') or on the great circle
+    ('spherical'): [steps,1,28,28]. The VAE twin of gen.gan.walk."""
+    from gen.latent import lerp, slerp
+
+    if method not in ("linear", "spherical"):
+        raise ValueError(f"unknown interpolation {method!r}; use 'linear' or 'spherical'")
+    if not 2 <= int(steps) <= 256:
+        raise ValueError(f"steps must be between 2 and 256, got {steps}")
+    z0, z1 = model.encode(x0).mu[0], model.encode(x1).mu[0]
+    return model.decode((slerp if method == "spherical" else lerp)(z0, z1, int(steps)))
+
+
+@torch.no_grad()
 def latent_grid(model: VAE, n: int = 15, r: float = 3.0) -> torch.Tensor:
     """Decoded images on an n x n grid over [-r, r]^2, rows from z2 = +r (top) to -r: [n*n,1,28,28]."""
     zs = torch.linspace(-r, r, n)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 
 import numpy as np
 import pytest
@@ -117,6 +118,16 @@ def test_compare_tab_samples_each_family_with_time_and_figures(client):
     assert "nats" in cards[0] and "none" in cards[1]
 
 
+def test_compare_tab_conditional_samples_of_one_class(client):
+    out = client.predict("MNIST", 0, "3", api_name="/compare_sample")
+    vae, gan, ddpm = out[1::2]
+    assert "no class-conditional VAE" in vae and out[0] is None
+    for card, name in ((gan, "cgan-mnist"), (ddpm, "ddpm-cond-mnist")):
+        assert f"`{name}`" in card and "FID" in card and "the classifier sees class 3 in" in card
+        seen = int(card.split("sees class 3 in **")[1].split(" of")[0])
+        assert seen >= 12, card  # a conditional model draws the class it is asked for
+
+
 def test_gan_sample_seed_names_one_image(client):
     a, text = client.predict(42, "MNIST", api_name="/gan_sample")
     b, _ = client.predict(42, "MNIST", api_name="/gan_sample")
@@ -133,3 +144,60 @@ def test_gan_grid_has_sixteen_seeds_with_verdicts(client):
 def test_gan_interpolate(client):
     strip, gif, text = client.predict(1, 2, "MNIST", 8, "spherical", api_name="/gan_interpolate")
     assert img(strip).shape[1] > 6 * img(strip).shape[0] and str(gif).endswith(".gif")
+
+
+# ---- the class-conditional GAN (cgan-*) ----
+
+def test_cgan_sample_one_seed_one_class(client):
+    a, text = client.predict(42, 3, "MNIST", api_name="/cgan_sample")
+    b, _ = client.predict(42, 8, "MNIST", api_name="/cgan_sample")
+    assert "y = 3" in text and "D(G(z, y), y)" in text and img(a).shape == (224, 224)
+    assert np.abs(img(a).astype(int) - img(b)).mean() > 5  # same z, another class: another image
+    assert (img(a) == img(client.predict(42, 3, "MNIST", api_name="/cgan_sample")[0])).all()
+    with pytest.raises(Exception, match="not in the list of choices"):
+        client.predict(42, 12, "MNIST", api_name="/cgan_sample")
+
+
+def test_cgan_grid_rows_are_seeds_columns_are_classes(client):
+    grid, md = client.predict(42, "MNIST", 3, api_name="/cgan_grid")
+    g = img(grid)
+    assert g.shape == (3 * 152, 3 * 302) and "seeds 42 … 46" in md  # 5 seeds x 10 classes of 28 px, pad 2, at 3x
+    sample = img(client.predict(42, 3, "MNIST", api_name="/cgan_sample")[0])
+    assert (g[6:90:3, 276:360:3] == sample[::8, ::8]).all()  # row 0, column 3 is seed 42's z with y = 3
+    assert (g[:, 270:276] == 255).all() and (g[:, 360:366] == 255).all()  # the picked class's column is framed
+
+
+def test_cgan_judge_right_and_wrong_label(client):
+    x, md = client.predict(0, 1, "MNIST", api_name="/cgan_judge")
+    assert img(x).shape == (224, 224) and "a **7**" in md
+    right = float(re.search(r"7 \(right\) \| \*\*([\d.]+)", md).group(1))
+    wrong = float(re.search(r"1 \(wrong\) \| \*\*([\d.]+)", md).group(1))
+    assert right > wrong  # the projection term: a real 7 called a 1 looks less real to D
+    _, md = client.predict(0, 7, "MNIST", api_name="/cgan_judge")
+    assert "own label" in md
+
+
+# ---- classifier-free guidance (ddpm-cond-*) ----
+
+def test_ddpm_guided_chain_shows_both_predictions_and_their_mix(client):
+    client.predict("MNIST", 5, "7", 2.0, api_name="/ddpm_reset")
+    f = client.predict("beta", "7", 2.0, api_name="/ddpm_step10")["frames"][-1]
+    assert f["t"] == 990 and "w = <b>2</b>" in f["cfg"] and "y = <b>7</b>" in f["cfg"] and "eq. 6" in f["cfg"]
+    assert "ε̃ = (1 + w)" in f["numbers"]
+    c, u, g = (data_image(f[k]).astype(float) for k in ("eps_c", "eps_u", "eps"))
+    assert c.shape == u.shape == g.shape == (28, 28) and "‖ε_c − ε_∅‖/28 = " in f["cfg"]
+    # an unconditional chain carries no guidance parts
+    client.predict("MNIST", 5, api_name="/ddpm_reset")
+    f = client.predict("beta", api_name="/ddpm_step1")["frames"][-1]
+    assert f["eps_c"] is None and f["cfg"] == ""
+
+
+def test_ddpm_guided_row_and_class_samples(client):
+    row, md = client.predict("MNIST", "3", 0, 20, api_name="/ddpm_guided_sample")
+    h, w = img(row).shape[:2]
+    assert 1.3 < w / h < 1.7 and "w = 8" in md and "Diversity" in md  # 4 rows (w = 0, 1, 3, 8) of 6 x_T
+    a = img(client.predict("MNIST", 0, 10, 0.0, "3", 1.0, api_name="/ddim_sample"))
+    b = img(client.predict("MNIST", 0, 10, 0.0, "8", 1.0, api_name="/ddim_sample"))
+    assert a.shape == b.shape and np.abs(a.astype(int) - b).mean() > 3  # the class changes the samples
+    with pytest.raises(Exception, match="Pick a class"):
+        client.predict("MNIST", "none", 0, 20, api_name="/ddpm_guided_sample")

@@ -90,6 +90,23 @@ def test_ddpm_play_streams_and_pause_stops(page: Page):
     expect(t_now).to_have_text(str(int(stopped) - 1), timeout=20_000)
 
 
+def test_cgan_class_pick_changes_sample_and_grid(page: Page):
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.locator("#cgan-image img").wait_for(state="attached", timeout=30_000)
+    page.locator("#cgan-class").scroll_into_view_if_needed()
+    sample, grid = src(page, "cgan-image"), src(page, "cgan-grid")
+    expect(page.locator("#cgan-text")).to_contain_text("y = 7")
+    page.locator("#cgan-class").get_by_label("3", exact=True).check()
+    wait_src_change(page, "cgan-image", sample)
+    grid = wait_src_change(page, "cgan-grid", grid)  # the picked class's column is framed
+    expect(page.locator("#cgan-text")).to_contain_text("y = 3")
+    seed = page.locator("#cgan-seed input")
+    seed.fill("100")
+    seed.press("Enter")
+    wait_src_change(page, "cgan-grid", grid)  # other seeds: other rows (styles)
+    expect(page.locator("#cgan-grid-label")).to_contain_text("seeds 100 … 104")
+
+
 MAIN_IMAGE = {"VAE": "vae-decoded", "GAN": "gan-image", "DDPM diffusion": "ddpm-xt"}
 
 
@@ -129,3 +146,30 @@ def test_gan_seed_change_changes_image(page: Page):
     box.fill("7")
     box.press("Enter")
     wait_src_change(page, "gan-image", after)
+
+
+def test_ddpm_guided_chain_draws_the_picked_class(page: Page):
+    """Pick a class, run the guided chain to x_0: the guidance panel shows, and x̂_0 is that class."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from gen import hub
+    from gen.evaluate import features_and_labels
+
+    page.get_by_role("tab", name="DDPM diffusion").click()
+    t_now = page.locator("#ddpm-t")
+    expect(t_now).to_have_text("1000", timeout=60_000)
+    page.locator("#ddpm-class input").click()
+    page.get_by_role("option", name="7", exact=True).click()
+    page.get_by_label("jump to t").fill("0")
+    page.get_by_role("button", name="Jump", exact=True).click()
+    expect(t_now).to_have_text("0", timeout=120_000)
+    expect(page.locator("#ddpm-chain .cfg")).to_be_visible()
+    expect(page.locator("#ddpm-cfg")).to_contain_text("y = 7")
+    url = page.locator('#ddpm-chain img[data-k="x0_hat"]').get_attribute("src")
+    x0 = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+    _, label = features_and_labels(hub.load("classifier-mnist"), x0[None])
+    assert label[0] == 7

@@ -215,3 +215,70 @@ def test_eps_in_chunks_is_the_same_model():
         low = eps_in_chunks(model, 64, bf16=True)(x, t)
     assert low.dtype == torch.float32 and not torch.equal(low, whole)
     assert (low - whole).abs().mean() < 0.05 * whole.abs().mean()
+
+
+# ---- classifier-free guidance ----------------------------------------------------------------
+
+def toy_cond_eps(x_t, t, y):
+    """A toy eps_theta(x_t, t, y): label 10 is the null class; each class pulls toward its own value."""
+    return x_t * 0.1 + y.to(x_t.dtype).reshape(-1, 1, 1, 1) * 0.01 + t.to(x_t.dtype).reshape(-1, 1, 1, 1) * 1e-4
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_guidance_endpoints_are_exact(batched):
+    x = torch.randn(6, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    t, y = torch.full((6,), 300), torch.arange(6)
+    null = torch.full((6,), 10)
+    w0 = D.guided_eps(toy_cond_eps, x, t, y, 0.0, 10, batched)
+    assert torch.equal(w0.eps, toy_cond_eps(x, t, y))  # w = 0: the conditional model
+    w_1 = D.guided_eps(toy_cond_eps, x, t, y, -1.0, 10, batched)
+    assert torch.equal(w_1.eps, toy_cond_eps(x, t, null))  # w = -1: the unconditional one
+    w3 = D.guided_eps(toy_cond_eps, x, t, y, 3.0, 10, batched)  # eq. 6: (1 + w) eps_c - w eps_u
+    torch.testing.assert_close(w3.eps, 4 * toy_cond_eps(x, t, y) - 3 * toy_cond_eps(x, t, null))
+    assert torch.equal(w3.eps_cond, toy_cond_eps(x, t, y)) and torch.equal(w3.eps_uncond, toy_cond_eps(x, t, null))
+
+
+def test_guidance_batched_equals_two_passes_on_the_unet():
+    m = UNet(8, num_classes=10).eval()
+    torch.nn.init.normal_(m.y_emb.weight)  # a trained embedding is not zero
+    x, t, y = torch.randn(3, 1, 28, 28), torch.tensor([5, 500, 999]), torch.tensor([1, 7, 3])
+    with torch.no_grad():
+        a = D.guided_eps(m, x, t, y, 2.0, m.null_class, batched=True)
+        b = D.guided_eps(m, x, t, y, 2.0, m.null_class, batched=False)
+    torch.testing.assert_close(a.eps, b.eps, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(a.eps_cond, a.eps_uncond)  # the label matters
+
+
+def test_guidance_plugs_into_the_samplers_and_keeps_its_parts():
+    x0 = torch.full((1, 1, 4, 4), 0.5)  # broadcasts over the doubled batch of the one batched pass
+    sch = D.linear_schedule(50)
+    eps = oracle(x0, sch)
+    g = D.Guidance(lambda x_t, t, y: eps(x_t, t), torch.tensor([3, 4]), 2.0, 10)
+    out = D.ddim_sample(g, sch, D.noise((2, 1, 4, 4), 0), 10)
+    torch.testing.assert_close(out, x0.expand(2, -1, -1, -1), atol=1e-4, rtol=0)  # eps_c = eps_u: no change
+    assert g.last is not None and g.last.w == 2.0 and g.last.eps.shape == (2, 1, 4, 4)
+
+
+def test_label_dropout_rate_matches_p_uncond():
+    y = torch.randint(0, 10, (200_000,), generator=torch.Generator().manual_seed(1))
+    for p in (0.1, 0.2):
+        out = D.drop_labels(y, p, 10, torch.Generator().manual_seed(2))
+        dropped = (out == 10).double().mean().item()
+        assert abs(dropped - p) < 4 * math.sqrt(p * (1 - p) / len(y))  # within 4 standard errors
+        assert torch.equal(out[out != 10], y[out != 10])  # kept labels are untouched
+    assert torch.equal(D.drop_labels(y, 0.0, 10), y)
+
+
+def test_conditional_unet_starts_as_the_unconditional_one():
+    """A zero-initialised class embedding: unconditional weights load and predict the same, for any y."""
+    torch.manual_seed(0)
+    plain = UNet(8).eval()
+    cond = UNet(8, num_classes=10).eval()
+    missing = cond.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing == ["y_emb.weight"]
+    x, t = torch.randn(2, 1, 28, 28), torch.tensor([10, 900])
+    with torch.no_grad():
+        torch.testing.assert_close(cond(x, t, torch.tensor([3, 10])), plain(x, t))
+        torch.testing.assert_close(cond(x, t), plain(x, t))  # y = None is the null class
+    with pytest.raises(ValueError, match="unconditional"):
+        plain(x, t, torch.tensor([1, 2]))

@@ -58,3 +58,35 @@ def test_model_card_names_how_it_was_measured(tmp_path):
     card = (tmp_path / "README.md").read_text()
     assert f"Measured with `{cmd}` (5000 samples)" in card and "| fid | 5.5 |" in card
     assert "| command |" not in card and "| steps | 3 |" in card
+    point = {"w": 2.0, "n_samples": 1000, "fid": 7.25, "fid_real_vs_real": 3.1, "conditional_accuracy": 0.991,
+             "min_class_fraction": 0.095}
+    (tmp_path / "metrics.json").write_text(json.dumps({"model": "ddpm-cond-fashion", "n_samples": 5000, "fid": 5.5,
+                                                       "conditional_accuracy": 0.95, "guidance_curve": [point]}))
+    write_card(tmp_path)
+    card = (tmp_path / "README.md").read_text()
+    assert "| 2 | 1000 | 7.25 | 3.10 | 99.1% | 9.5% |" in card and "| conditional accuracy | 0.95 |" in card
+
+
+def test_requested_labels_and_conditional_accuracy():
+    import pytest
+
+    from gen.evaluate import conditional_accuracy
+    from gen.sample import requested_labels
+
+    assert requested_labels("ddpm-mnist", 5) is None  # unconditional: nothing is asked
+    assert requested_labels("ddpm-cond-mnist", 12).tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]  # balanced
+    assert requested_labels("ddpm-cond-fashion", 3, "7").tolist() == [7, 7, 7]
+    for bad in ("11", "seven"):
+        with pytest.raises(ValueError):
+            requested_labels("ddpm-cond-mnist", 3, bad)
+    with pytest.raises(ValueError, match="not conditional"):
+        requested_labels("gan-mnist", 3, 7)
+    assert conditional_accuracy(np.array([1, 2, 3, 3]), np.array([1, 2, 3, 4])) == 0.75
+
+
+def test_registry_says_what_each_model_is():
+    e = hub.REGISTRY["ddpm-cond-fashion"]
+    assert (e.family, e.dataset, e.role, e.conditional) == ("ddpm", "fashion", "generator", True)
+    assert hub.REGISTRY["gan-mnist-D"].role == "discriminator"
+    assert hub.generators("ddpm", "mnist") == ["ddpm-mnist", "ddpm-cond-mnist"]
+    assert all(not n.startswith("classifier") and not n.endswith("-D") for n in hub.generators())

@@ -1,10 +1,16 @@
-"""GAN (lecture section 3): minimax and non-saturating losses, one step of Algorithm 1, shipped checkpoints."""
+"""GAN (lecture section 3): minimax, non-saturating and hinge losses, one step of Algorithm 1, the conditional GAN
+(projection discriminator), shipped checkpoints."""
+import json
+
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
-from gen import hub
+from gen import data, gan, hub
+from gen.evaluate import features_and_labels
 from gen.gan import Discriminator, Generator, d_loss, g_loss
+from gen.images import to_uint8
 from gen.latent import lerp, seed_to_z, seeds_to_z, slerp
 from gen.sample import generate
 
@@ -107,3 +113,92 @@ def test_shipped_checkpoints():
     assert np.array_equal(a, generate("gan-mnist", 8, seed=3))
     assert not np.array_equal(a, generate("gan-mnist", 8, seed=4))
     assert a.std() > 20  # images, not a flat field
+
+
+def test_hinge_loss_closed_form():
+    r = torch.tensor([2.0, 0.5, -1.0])  # D's logits on real images
+    f = torch.tensor([-2.0, 0.0, 1.5])  # on fakes
+    # D: mean relu(1 - r) = (0 + 0.5 + 2) / 3, mean relu(1 + f) = (0 + 1 + 2.5) / 3
+    torch.testing.assert_close(d_loss(r, f, "hinge"), torch.tensor(2.5 / 3 + 3.5 / 3))
+    torch.testing.assert_close(g_loss(f, "hinge"), torch.tensor(0.5 / 3))  # -mean(f)
+    # logits beyond the margin cost D nothing
+    assert d_loss(torch.tensor([1.0, 3.0]), torch.tensor([-1.0, -4.0]), "hinge") == 0
+
+
+def test_mode_seeking_closed_form():
+    fake = torch.cat([torch.zeros(2, 1, 28, 28), torch.full((2, 1, 28, 28), 0.5)])  # |G(z1, y) - G(z2, y)| = 0.5
+    z = torch.cat([torch.zeros(2, 4), torch.full((2, 4), 2.0)])  # |z1 - z2| = 2
+    torch.testing.assert_close(gan.mode_seeking(fake, z), torch.tensor(1 / (0.25 + 1e-5)))
+
+
+@pytest.fixture
+def ctiny():
+    torch.manual_seed(0)
+    return Generator(z_dim=16, width=8, num_classes=10).eval(), Discriminator(width=8, num_classes=10, sn=True).eval()
+
+
+def test_conditional_g_separates_z_and_y(ctiny):
+    G, _ = ctiny
+    z = seed_to_z(7, 16).expand(10, -1)  # one z, y = 0..9
+    with torch.no_grad():
+        x = G(z, torch.arange(10))
+        again = G(seed_to_z(7, 16).expand(10, -1), torch.arange(10))
+    assert torch.equal(x, again)  # the same (z, y), the same image
+    diffs = (x[:, None] - x[None]).abs().flatten(2).mean(2)
+    assert (diffs + torch.eye(10) > 1e-3).all()  # every class gives a different image
+    rows = gan.style_class_grid(G, [7, 8])
+    assert rows.shape == (2, 10, 28, 28) and (rows[0] == to_uint8(x, signed=True)).all()
+    assert [gan.check_class(c) for c in (0, 9.0, "3")] == [0, 9, 3]
+    for bad in (None, -1, 10, 2.5, float("nan"), "seven"):
+        with pytest.raises(ValueError, match="Pick a class"):
+            gan.check_class(bad)
+
+
+@pytest.mark.parametrize("sn", [False, True])
+def test_projection_d_uses_y(sn):
+    torch.manual_seed(0)
+    D = Discriminator(width=8, num_classes=10, sn=sn).eval()
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    y, y2 = torch.tensor([0, 1, 2, 3]), torch.tensor([5, 5, 5, 5])
+    with torch.no_grad():
+        a, b, phi = D(x, y), D(x, y2), D.net[:-1](x)
+        # logit = psi(phi(x)) + <embed(y), phi(x)>: changing y moves it by <embed(y) - embed(y'), phi(x)>
+        torch.testing.assert_close(a - b, ((D.embed(y) - D.embed(y2)) * phi).sum(1))
+        torch.testing.assert_close(a, D.net[-1](phi).squeeze(1) + (D.embed(y) * phi).sum(1))
+    assert (a - b).abs().min() > 1e-4
+    assert D.prob(x, y).shape == (4,)
+
+
+def test_spectral_norm_replaces_batchnorm():
+    D = Discriminator(width=8, num_classes=10, sn=True).train()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+    for _ in range(30):  # power iterations, one per training-mode forward
+        D(torch.randn(2, 1, 28, 28), torch.tensor([0, 1]))
+    with torch.no_grad():
+        sigma = torch.linalg.matrix_norm(D.net[2].weight.flatten(1), 2)
+    assert abs(float(sigma) - 1) < 0.05
+
+
+@pytest.mark.parametrize("name", ["gan-mnist", "gan-mnist-D", "gan-fashion", "gan-minimax-mnist"])
+def test_old_unconditional_configs_build_todays_modules(name):
+    folder = hub.checkpoint_dir() / name
+    config = json.loads((folder / "config.json").read_text())
+    assert "num_classes" not in config and "sn" not in config
+    model = hub.REGISTRY[name].model_class(**config)
+    stored = load_file(folder / "model.safetensors")
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == {k: tuple(v.shape) for k, v in stored.items()}
+    assert model.num_classes == 0 and not hasattr(model, "embed")
+
+
+def test_shipped_conditional_gan_draws_the_asked_class():
+    G, D = hub.load("cgan-mnist"), hub.load("cgan-mnist-D")
+    assert G.num_classes == D.num_classes == 10
+    a = generate("cgan-mnist", 30, seed=1, label=3)
+    assert np.array_equal(a, generate("cgan-mnist", 30, seed=1, label=3))
+    _, pred = features_and_labels(hub.load("classifier-mnist"), a)
+    assert (pred == 3).mean() >= 0.9, pred
+    # D prefers a real image with its own label to the same image with a wrong one
+    x, y = data.test_sample("mnist")
+    right = np.array([gan.judge_labels(D, x[i])[y[i]] for i in range(50)])
+    wrong = np.array([gan.judge_labels(D, x[i])[(y[i] + 1) % 10] for i in range(50)])
+    assert (right > wrong).mean() > 0.8, (right, wrong)

@@ -1,6 +1,7 @@
 """VAE / AE (lecture section 2): ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)), z = mu + sigma * eps."""
 import math
 
+import pytest
 import torch
 
 from gen.latent import lerp, seed_to_z, seeds_to_z, slerp
@@ -138,3 +139,21 @@ def test_one_step_lowers_negative_elbo():
     before.backward()
     opt.step()
     assert loss().item() < before.item() - 1e-3
+
+
+def test_walk_decodes_from_one_encoding_to_the_other():
+    from gen.vae import walk
+
+    torch.manual_seed(0)
+    m = VAE(latent_dim=4).eval()
+    x0, x1 = torch.rand(1, 1, 28, 28), torch.rand(1, 1, 28, 28)
+    for method in ("linear", "spherical"):
+        path = walk(m, x0, x1, 5, method)
+        assert path.shape == (5, 1, 28, 28)
+        with torch.no_grad():
+            torch.testing.assert_close(path[0], m.decode(m.encode(x0).mu)[0])  # starts at mu(x0)
+            torch.testing.assert_close(path[-1], m.decode(m.encode(x1).mu)[0])  # ends at mu(x1)
+    with pytest.raises(ValueError, match="unknown interpolation"):
+        walk(m, x0, x1, 5, "cubic")
+    with pytest.raises(ValueError, match="steps"):
+        walk(m, x0, x1, 1)

@@ -1,6 +1,7 @@
 """Train a DDPM noise predictor with Algorithm 1 (L_simple) and an EMA of the weights.
 
-`python train/ddpm.py --dataset mnist`
+`python train/ddpm.py --dataset mnist`; `--cond` trains eps_theta(x_t, t, y) for classifier-free guidance
+(ddpm-cond-<dataset>), e.g. from the unconditional weights: `--cond --init checkpoints/ddpm-mnist`.
 """
 import json
 import math
@@ -16,7 +17,7 @@ from tqdm import tqdm
 
 from gen import diffusion
 from gen.images import grid, to_uint8
-from gen.training import EMA, Clock, batches, export, load_state, parser, save_state, setup
+from gen.training import EMA, Clock, batches, export, is_main, load_state, parser, save_state, setup, wrap
 from gen.unet import UNet
 
 p = parser(__doc__, epochs=0, batch=128, lr=2e-4)
@@ -30,19 +31,32 @@ p.add_argument("--init", default=None, help="start from an exported model folder
                "continue training on other hardware; the optimiser starts fresh")
 p.add_argument("--cosine", action="store_true", help="anneal the learning rate to 0 by --steps or by the end of "
                "--max-minutes, whichever comes first (a final phase)")
+p.add_argument("--cond", action="store_true", help="class-conditional, for classifier-free guidance")
+p.add_argument("--p-uncond", type=float, default=0.15, help="--cond: probability that a label is dropped (null)")
+p.add_argument("--guidance", type=float, default=1.0, help="--cond: guidance weight w of the progress grids")
+p.add_argument("--emb-lr-mult", type=float, default=10.0, help="--cond: the class embedding's learning rate, as a "
+               "multiple of --lr")
 p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU too (about 1.7x faster where the CPU "
                "has AVX512-BF16; always on for CUDA)")
 args = p.parse_args()
-x, _ = setup(args, f"ddpm-{args.dataset}")
+x, y = setup(args, f"ddpm{'-cond' if args.cond else ''}-{args.dataset}")
 x = x * 2 - 1  # diffusion works on [-1, 1]
 sch = diffusion.make_schedule(args.schedule, args.T)
-model = UNet(args.ch, T=args.T, schedule=args.schedule, dataset=args.dataset).to(args.device)
+model = UNet(args.ch, T=args.T, schedule=args.schedule, dataset=args.dataset,
+             num_classes=10 if args.cond else 0).to(args.device)
 ema = EMA(model, args.ema)
-opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
+# the class embedding starts at zero beside trained weights: it gets a larger step size to catch up
+emb = [model.y_emb.weight] if args.cond else []
+rest = [q for q in model.parameters() if all(q is not e for e in emb)]
+opt = torch.optim.AdamW([{"params": rest}] + ([{"params": emb, "lr": args.lr * args.emb_lr_mult}] if emb else []),
+                        lr=args.lr, weight_decay=0.0)
 step, spent, history, first = 0, 0.0, [], 0  # first: where this run started (the cosine schedule spans the rest)
 provenance = {}  # with --init: the earlier run(s), so the model card names all the hardware that trained it
 if state := load_state(args.state):
     model.load_state_dict(state["model"]), ema.model.load_state_dict(state["ema"]), opt.load_state_dict(state["opt"])
+    for g in opt.param_groups:  # the command line's learning rates win over the saved ones
+        g.pop("initial_lr", None)
+        g["lr"] = args.lr * (args.emb_lr_mult if g is not opt.param_groups[0] else 1)
     step, spent, history = state["step"], state["seconds"], state["history"]
     first, provenance = state.get("first", 0), state.get("provenance", {})
     print(f"resumed from {args.state} at step {step}")
@@ -50,7 +64,11 @@ elif args.init:
     from gen.hub import _from_folder  # the same safetensors loading the app uses
 
     init = _from_folder(UNet, Path(args.init), args.init).state_dict()
-    model.load_state_dict(init), ema.model.load_state_dict(init)
+    # an unconditional model may start a conditional one: only the (zero-initialised) class embedding is new
+    new = set(model.load_state_dict(init, strict=False).missing_keys)
+    if new - {"y_emb.weight"}:
+        raise SystemExit(f"{args.init} does not fit this U-Net: missing {sorted(new)}")
+    ema.model.load_state_dict(model.state_dict())
     prev = json.loads((Path(args.init) / "training.json").read_text())
     step, spent, history = prev["steps"], prev["train_seconds"], prev["history"]
     first = step
@@ -59,29 +77,35 @@ elif args.init:
                   "first_step_of_this_run": step}
     print(f"initialised from {args.init} (step {step}); optimiser state starts fresh")
 clock = Clock(spent, args.max_minutes)
+net = wrap(model)  # DDP under torchrun: train through net; the EMA, saved state and export use model itself
 if args.cosine:  # the learning rate reaches 0 at --steps or at the end of --max-minutes, whichever comes first
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(
         1.0, max((step - first) / max(1, args.steps - first), clock.fraction())))))
 cuda = args.device.startswith("cuda")
 amp = torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=cuda or args.bf16)  # mixed precision
 samples_dir = args.run_dir / Path(f"{args.name}-samples")
-samples_dir.mkdir(parents=True, exist_ok=True)
 
 
 def save() -> None:
+    if not is_main():
+        return  # rank 0 alone draws the grid and writes
+    samples_dir.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():  # a fixed-seed DDIM grid from the EMA weights, to watch training
-        x0 = diffusion.ddim_sample(ema.model, sch, diffusion.noise((64, 1, 28, 28), 0).to(args.device), 50)
-    Image.fromarray(grid(to_uint8(x0, signed=True), 8)).save(samples_dir / f"step-{step:06d}.png")
+        n, eps = (80, diffusion.Guidance(ema.model, torch.arange(80, device=args.device) % 10, args.guidance,
+                                         ema.model.null_class)) if args.cond else (64, ema.model)
+        x0 = diffusion.ddim_sample(eps, sch, diffusion.noise((n, 1, 28, 28), 0).to(args.device), 50)
+    Image.fromarray(grid(to_uint8(x0, signed=True), 10 if args.cond else 8)).save(samples_dir / f"step-{step:06d}.png")
     save_state(args.state, model=model.state_dict(), ema=ema.model.state_dict(), opt=opt.state_dict(), step=step,
                seconds=clock.seconds, history=history, first=first, provenance=provenance)
 
 
-bar = tqdm(total=args.steps, initial=step, mininterval=2)
-running, epoch = (history[-1]["loss"] if history else 0.0), step * args.batch // len(x)
+bar = tqdm(total=args.steps, initial=step, mininterval=2, disable=not is_main())
+running, epoch = (history[-1]["loss"] if history else 0.0), step * args.batch * args.world // len(x)
 while step < args.steps and not clock.out_of_time():
     for idx in batches(len(x), args.batch, args.device, args.seed, epoch):
         with amp:  # Algorithm 1: x0 ~ q(x0), t ~ U{1..T}, eps ~ N(0, I), step on ||eps - eps_theta||^2
-            loss = diffusion.loss_simple(model, x[idx], sch)
+            labels = diffusion.drop_labels(y[idx], args.p_uncond, model.null_class) if args.cond else None
+            loss = diffusion.loss_simple(net, x[idx], sch, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -101,11 +125,18 @@ while step < args.steps and not clock.out_of_time():
             break
     epoch += 1
 save()
-args.epochs = round(step * args.batch / len(x), 1)
+if not is_main():
+    sys.exit()  # rank 0 alone exports
+args.epochs = round(step * args.batch * args.world / len(x), 1)
 args.out.mkdir(parents=True, exist_ok=True)
 shutil.copy(samples_dir / f"step-{step:06d}.png", args.out / "samples.png")
-export(ema.model, args, clock, n_train=len(x), steps=step, T=args.T, schedule=args.schedule, ema_decay=args.ema,
+cond = dict(num_classes=10, p_uncond=args.p_uncond) if args.cond else {}
+export(ema.model, args, clock, n_train=len(x), steps=step, T=args.T, schedule=args.schedule, ema_decay=args.ema, **cond,
        final_loss=round(running, 5), history=history, **provenance,
        description=f"A {sum(q.numel() for q in model.parameters()) / 1e6:.2f}M-parameter U-Net noise predictor "
-       f"eps_theta(x_t, t) for {args.dataset}, trained with Algorithm 1 (L_simple), {args.schedule} schedule, "
-       f"T={args.T}; these are the EMA weights. `samples.png`: 64 DDIM-50 samples at the end of training.")
+       f"eps_theta(x_t, t{', y' if args.cond else ''}) for {args.dataset}, trained with Algorithm 1 (L_simple), "
+       f"{args.schedule} schedule, T={args.T}"
+       + (f", class-conditional with the label dropped (null) with probability {args.p_uncond} for classifier-free "
+          f"guidance (Ho & Salimans 2022)" if args.cond else "")
+       + "; these are the EMA weights. `samples.png`: DDIM-50 samples at the end of training"
+       + (f" (column = class 0..9, guidance w = {args.guidance:g})." if args.cond else "."))

@@ -1,4 +1,9 @@
-"""Train a DCGAN with Algorithm 1 of Goodfellow et al. (k D steps per G step): `python train/gan.py --dataset mnist`."""
+"""Train a DCGAN with Algorithm 1 of Goodfellow et al. (k D steps per G step): `python train/gan.py --dataset mnist`.
+
+`--cond` trains the class-conditional GAN G(z, y) with a projection discriminator D(x, y) (as cgan-<dataset>), shipped
+with `--loss hinge --ema 0.999 --lr-d 4e-4 --mismatch`; Fashion-MNIST's starts from the unconditional GAN (`--init
+checkpoints/gan-fashion`: y's input weights start at 0) with `--ms 0.1`, as from scratch it drew nearly one image per
+class. `--sn` (spectral normalisation) made this shallow D too weak: one image per class."""
 import json
 import sys
 from pathlib import Path
@@ -9,52 +14,85 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from gen.gan import Discriminator, Generator, d_loss, g_loss
+from gen.gan import LOSSES, Discriminator, Generator, d_loss, g_loss, mode_seeking
 from gen.images import grid, to_uint8
 from gen.latent import seed_to_z
-from gen.training import Clock, batches, export, load_state, parser, save_state, setup
+from gen.training import EMA, Clock, batches, export, is_main, load_state, n_batches, parser, save_state, setup, wrap
 
 p = parser(__doc__, epochs=40, batch=128, lr=2e-4)
 p.add_argument("--k", type=int, default=1, help="discriminator steps per generator step")
-p.add_argument("--loss", choices=["non-saturating", "minimax"], default="non-saturating")
+p.add_argument("--loss", choices=LOSSES, default="non-saturating")
+p.add_argument("--cond", action="store_true", help="class-conditional G(z, y) and projection D(x, y): cgan-<dataset>")
+p.add_argument("--sn", action="store_true", help="spectral normalisation in D (instead of BatchNorm)")
+p.add_argument("--ema", type=float, default=0, help="ship an exponential moving average of G's weights (decay)")
+p.add_argument("--lr-d", type=float, default=None, help="D's learning rate (two time-scale; default --lr)")
+p.add_argument("--mismatch", action="store_true", help="conditional: a real image with a wrong label counts as a "
+               "fake for D (the matching-aware discriminator of Reed et al. 2016)")
+p.add_argument("--ms", type=float, default=0, help="conditional: weight of the mode-seeking term (Mao et al. 2019)")
+p.add_argument("--width", type=int, default=64)
 p.add_argument("--z-dim", type=int, default=64)
 p.add_argument("--init", default=None, help="start from an exported model folder (G; its -D beside it), "
-               "e.g. to continue training on other hardware")
+               "e.g. to continue training on other hardware, or a conditional GAN from an unconditional one")
 p.add_argument("--snapshots", default="1,2,5,10,20,40", help="epochs whose fixed-seed sample grid is kept")
 args = p.parse_args()
-x, _ = setup(args, f"gan{'-minimax' if args.loss == 'minimax' else ''}-{args.dataset}")
+loss_tag = "" if args.cond or args.loss == "non-saturating" else "-" + args.loss
+x, labels = setup(args, f"{'c' * args.cond}gan{loss_tag}-{args.dataset}")
+nc = 10 if args.cond else 0
 x = x * 2 - 1  # the generator's tanh range
-G, D = Generator(args.z_dim, dataset=args.dataset).to(args.device), Discriminator(dataset=args.dataset).to(args.device)
+G = Generator(args.z_dim, args.width, args.dataset, nc).to(args.device)
+D = Discriminator(args.width, args.dataset, nc, args.sn).to(args.device)
 opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
-opt_d = torch.optim.Adam(D.parameters(), lr=args.lr, betas=(0.5, 0.999))
-fixed_z = seed_to_z(1234, args.z_dim, 64).to(args.device)
+opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d or args.lr, betas=(0.5, 0.999))
+ema = EMA(G, args.ema) if args.ema else None
+G_out = ema.model if ema else G  # the generator that is sampled from and shipped
+# snapshots: 64 fixed z; conditional: 10 fixed z (rows) x classes 0..9 (columns)
+fixed_z = seed_to_z(1234, args.z_dim, 10).repeat_interleave(10, 0) if nc else seed_to_z(1234, args.z_dim, 64)
+fixed_z = fixed_z.to(args.device)
+fixed_y = torch.arange(10, device=args.device).repeat(10) if nc else None
 start, history, spent, snaps = 0, [], 0.0, {}
 if state := load_state(args.state):
     for obj, key in ((G, "G"), (D, "D"), (opt_g, "opt_g"), (opt_d, "opt_d")):
         obj.load_state_dict(state[key])
+    if ema:
+        ema.model.load_state_dict(state["ema"])
     start, history, spent, snaps = state["epoch"], state["history"], state["seconds"], state["snaps"]
     print(f"resumed from {args.state} at epoch {start}")
 if args.init and not state:
     from gen.hub import _from_folder  # noqa: E402 - the same safetensors loading the app uses
 
-    G.load_state_dict(_from_folder(Generator, Path(args.init), args.init).state_dict())
-    D.load_state_dict(_from_folder(Discriminator, Path(args.init + "-D"), args.init + "-D").state_dict())
+    for m, folder in ((G, args.init), (D, args.init + "-D")):
+        sd = _from_folder(type(m), Path(folder), folder).state_dict()
+        if m is G and nc and sd["net.0.weight"].shape[1] == args.z_dim:  # an unconditional G starts a conditional
+            sd["net.0.weight"] = torch.cat([sd["net.0.weight"], torch.zeros_like(sd["net.0.weight"])], 1)  # y: 0
+        r = m.load_state_dict(sd, strict=False)  # an unconditional start leaves the class embeddings as initialised
+        if set(r.missing_keys) - {"embed.weight"} or r.unexpected_keys:
+            raise SystemExit(f"{folder} does not fit this model: {r}")
+    if ema:
+        ema.model.load_state_dict(G.state_dict())
     prev = json.loads((Path(args.init) / "training.json").read_text())
     start, history, spent = prev["epochs_done"], prev["history"], prev["train_seconds"]
     print(f"initialised from {args.init} (epoch {start}); optimiser state starts fresh")
 clock = Clock(spent, args.max_minutes)
 keep = {int(e) for e in args.snapshots.split(",")}
-step = start * (len(x) // args.batch)
+step = start * n_batches(len(x), args.batch)
+# DDP under torchrun: train through Gn and Dn; the EMA, saved state and export use G and D themselves. BatchNorm stays
+# plain (no SyncBatchNorm): each rank normalises over its own --batch, as a one-process run does; DDP hands rank 0's
+# running statistics to every rank at each forward, and rank 0's are the ones saved.
+Gn, Dn = wrap(G), wrap(D)
 for epoch in range(start, args.epochs):
     G.train(), D.train()
     tot = torch.zeros(4, device=args.device)
     n = 0
-    for idx in tqdm(batches(len(x), args.batch, args.device, args.seed, epoch), total=len(x) // args.batch,
-                    desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=2):
+    for idx in tqdm(batches(len(x), args.batch, args.device, args.seed, epoch), total=n_batches(len(x), args.batch),
+                    desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=2, disable=not is_main()):
         # Discriminator step: ascend log D(x) + log(1 - D(G(z)))
         z = torch.randn(len(idx), args.z_dim, device=args.device)
-        real_logits, fake_logits = D(x[idx]), D(G(z).detach())
-        ld = d_loss(real_logits, fake_logits)
+        y, yf = (labels[idx], torch.randint(0, nc, (len(idx),), device=args.device)) if nc else (None, None)
+        real_logits, fake_logits = Dn(x[idx], y), Dn(G(z, yf).detach(), yf)
+        ld = d_loss(real_logits, fake_logits, args.loss)
+        if args.mismatch:  # fakes are half G(z, y), half real x with a wrong label y' != y
+            wrong = (y + torch.randint(1, nc, y.shape, device=args.device)) % nc
+            ld = (ld + d_loss(real_logits, Dn(x[idx], wrong), args.loss)) / 2
         opt_d.zero_grad(set_to_none=True)
         ld.backward()
         opt_d.step()
@@ -63,31 +101,51 @@ for epoch in range(start, args.epochs):
             continue  # k discriminator steps per generator step
         # Generator step: descend log(1 - D(G(z))), or ascend log D(G(z)) (non-saturating)
         z = torch.randn(len(idx), args.z_dim, device=args.device)
-        lg = g_loss(D(G(z)), args.loss)
+        if args.ms:  # mode seeking: the two halves of the batch share their labels
+            yf = yf[:len(idx) // 2].repeat(2)
+        fake = Gn(z, yf)
+        lg = g_loss(Dn(fake, yf), args.loss) + (args.ms * mode_seeking(fake, z) if args.ms else 0)
         opt_g.zero_grad(set_to_none=True)
         lg.backward()
         opt_g.step()
+        if ema:  # the averaged weights are the ones sampled from and shipped
+            ema.update(G, step // args.k)
         tot += torch.stack([ld, lg, torch.sigmoid(real_logits).mean(), torch.sigmoid(fake_logits).mean()]).detach()
         n += 1
     ld_, lg_, dx, dgz = (tot / max(1, n)).tolist()
     history.append({"epoch": epoch + 1, "d_loss": round(ld_, 4), "g_loss": round(lg_, 4),
                     "D_x": round(dx, 4), "D_G_z": round(dgz, 4)})
     print(f"epoch {epoch + 1}: D loss {ld_:.3f}  G loss {lg_:.3f}  D(x) {dx:.3f}  D(G(z)) {dgz:.3f}")
-    if epoch + 1 in keep or epoch + 1 == args.epochs:
-        G.eval()
+    if epoch + 1 in keep or epoch + 1 == args.epochs or clock.out_of_time():  # the last epoch's grid too
+        G_out.eval()
         with torch.no_grad():
-            snaps[str(epoch + 1)] = torch.from_numpy(grid(to_uint8(G(fixed_z), signed=True), 8))
+            im = to_uint8(G_out(fixed_z, fixed_y), signed=True)
+        snaps[str(epoch + 1)] = torch.from_numpy(grid(im, 10 if nc else 8))
     save_state(args.state, G=G.state_dict(), D=D.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
-               epoch=epoch + 1, history=history, seconds=clock.seconds, snaps=snaps)
+               epoch=epoch + 1, history=history, seconds=clock.seconds, snaps=snaps,
+               **({"ema": ema.model.state_dict()} if ema else {}))
     if clock.out_of_time():
         break
-info = dict(n_train=len(x), epochs_done=len(history), k=args.k, loss=args.loss, z_dim=args.z_dim, history=history)
-desc = (f"DCGAN {{}} on {args.dataset}, trained with Algorithm 1 (k={args.k}) and the {args.loss} generator loss. "
+if not is_main():
+    sys.exit()  # rank 0 alone exports
+info = dict(n_train=len(x), epochs_done=len(history), k=args.k, loss=args.loss, z_dim=args.z_dim, width=args.width,
+            conditional=args.cond, spectral_norm=args.sn, mismatch=args.mismatch, mode_seeking=args.ms, ema=args.ema,
+            lr_d=args.lr_d or args.lr, history=history)
+how = [f"the {args.loss} " + ("loss (D: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))], G: -E[D(G(z))])"
+                              if args.loss == "hinge" else "generator loss")]
+how += ["spectral normalisation in D"] * args.sn
+how += ["a matching-aware D (Reed et al. 2016: real images with a wrong label count as fakes)"] * args.mismatch
+how += [f"the mode-seeking term (Mao et al. 2019) with weight {args.ms:g}"] * bool(args.ms)
+how += [f"two time-scale learning rates (G {args.lr:g}, D {args.lr_d:g})"] * bool(args.lr_d)
+how += [f"an exponential moving average of G's weights (decay {args.ema:g}) for sampling"] * bool(args.ema)
+what = ("Class-conditional DCGAN {} (Mirza & Osindero 2014: y's embedding concatenated to z in G(z, y); projection "
+        "discriminator D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, Miyato & Koyama 2018)" if args.cond else "DCGAN {}")
+desc = (f"{what} on {args.dataset}, trained with Algorithm 1 (k={args.k}) and {', '.join(how)}. "
         "Seed s gives z = torch.randn(1, z_dim, generator=torch.Generator().manual_seed(s)).")
-export(G, args, clock, description=desc.format("generator"), **info)
+export(G_out, args, clock, description=desc.format("generator"), **info)
 args.out.joinpath("snapshots").mkdir(exist_ok=True)
 for ep, g in snaps.items():  # training progress: fixed-seed grids by epoch
     Image.fromarray(g.numpy()).save(args.out / "snapshots" / f"epoch-{int(ep):03d}.png")
-if args.loss == "non-saturating":  # the discriminator ships too: the tab shows its verdicts
+if args.loss != "minimax":  # the discriminator ships too: the tab shows its verdicts
     args.name, args.out = args.name + "-D", Path(str(args.out) + "-D")
     export(D, args, clock, description=desc.format("discriminator"), **info)

@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch
 from tqdm import tqdm
 
-from gen.training import Clock, batches, export, load_state, parser, save_state, setup
+from gen.training import Clock, batches, export, is_main, load_state, n_batches, parser, save_state, setup, wrap
 from gen.vae import VAE
 
 p = parser(__doc__, epochs=60, batch=128, lr=1e-3)
@@ -27,26 +27,29 @@ if state := load_state(args.state):
     start, history, spent = state["epoch"], state["history"], state["seconds"]
     print(f"resumed from {args.state} at epoch {start}")
 clock = Clock(spent, args.max_minutes)
+net = wrap(model)  # DDP under torchrun: train through net; saved state and export use model itself
 for epoch in range(start, args.epochs):
     model.train()
     tot = torch.zeros(3, device=args.device)
-    bar = tqdm(batches(len(x), args.batch, args.device, args.seed, epoch), total=len(x) // args.batch,
-               desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=2)
+    bar = tqdm(batches(len(x), args.batch, args.device, args.seed, epoch), total=n_batches(len(x), args.batch),
+               desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=2, disable=not is_main())
     for idx in bar:
-        _, e = model(x[idx])
+        _, e = net(x[idx])
         loss = -e.elbo.mean()  # maximise the ELBO
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         tot += torch.stack([e.elbo.mean(), e.recon.mean(), e.kl.mean()]).detach()
     sched.step()
-    elbo, recon, kl = (tot / (len(x) // args.batch)).tolist()
+    elbo, recon, kl = (tot / n_batches(len(x), args.batch)).tolist()  # rank 0: its shard
     history.append({"epoch": epoch + 1, "elbo": round(elbo, 2), "recon": round(recon, 2), "kl": round(kl, 2)})
     print(f"epoch {epoch + 1}: ELBO {elbo:.2f} = log p(x|z) {recon:.2f} - KL {kl:.2f} nats/image")
     save_state(args.state, model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
                epoch=epoch + 1, history=history, seconds=clock.seconds)
     if clock.out_of_time():
         break
+if not is_main():
+    sys.exit()  # rank 0 alone exports
 kind = "plain autoencoder (no KL term; the lecture's 'can we generate with an AE?')" if args.ae else "VAE"
 export(model, args, clock, n_train=len(x), epochs_done=len(history), latent_dim=args.latent,
        final_train_elbo=history[-1]["elbo"], history=history,

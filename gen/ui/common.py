@@ -18,10 +18,22 @@ import PIL.Image
 import torch
 from gradio import processing_utils
 
-from gen import hub
+from gen import data, hub
+from gen.cache import SharedCache
 from gen.images import upscale
 
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion"}
+NONE = "none"  # a class picker's "no class": the unconditional model
+# Results that are pure functions of their inputs (a seed's sample grid, DDPM vs DDIM, the guidance row, the Compare
+# grids) are computed once and shared by every visitor; at most this many bytes of them are kept (LRU).
+RESULTS = SharedCache(max_bytes=64 * 2**20)
+
+
+def class_choices(ds: str) -> list[tuple[str, str]]:
+    """A class picker's choices for a dataset: 'none', then 0..9 named as the dataset names them."""
+    names = data.CLASSES[DATASETS.get(ds, "mnist")]
+    return [("none: p(x), unconditional", NONE)] + [(f"{i}: {c}" if c != str(i) else c, str(i))
+                                                    for i, c in enumerate(names)]
 
 CSS = """
 /* Small images (a 28x28 frame) fill their box, upscaled by the browser pixel for pixel. */
@@ -96,13 +108,13 @@ def readable_upload(component: gr.Image) -> gr.Image:
 
 
 def _save_pil_to_cache(img: PIL.Image.Image, cache_dir: str, name: str = "image", format: str = "webp") -> str:
-    data = processing_utils.encode_pil_to_bytes(img, format)
-    folder = Path(cache_dir) / processing_utils.hash_bytes(data)
+    payload = processing_utils.encode_pil_to_bytes(img, format)
+    folder = Path(cache_dir) / processing_utils.hash_bytes(payload)
     folder.mkdir(exist_ok=True, parents=True)
     path = (folder / f"{name}.{format}").resolve()
     if not path.exists():  # named by its content: an existing file already holds these bytes
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(data)
+        tmp.write_bytes(payload)
         os.replace(tmp, path)
     return str(path)
 

@@ -5,14 +5,15 @@ import gradio as gr
 import numpy as np
 
 from gen import compare, data, hub
+from gen.cache import shared
 from gen.images import grid
-from gen.ui.common import DATASETS, image, missing
+from gen.ui.common import DATASETS, NONE, RESULTS, class_choices, image, missing
 
 N = 16  # samples per family: a 4x4 grid
 CELL, SCALE = 30, 3  # a grid cell is 28 px + 2 px padding; grids are shown upscaled 3x
 
 
-def _card(family: str, name: str, seconds: float) -> str:
+def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
     m = hub.read_json(name, "metrics.json")
     fid = f"{m['fid']:.1f} (real vs real {m['fid_real_vs_real']:.1f})" if m else "not measured"
     modes = f"{m['min_class_fraction']:.1%}" if m else "?"
@@ -22,21 +23,30 @@ def _card(family: str, name: str, seconds: float) -> str:
             }[family]
     return (f"### {family} · `{name}`\n**{seconds * 1000:.0f} ms** for {N} samples on this CPU"
             f"{' (DDIM, 50 steps)' if family == 'DDPM' else ''}  \nFID **{fid}**  \n"
-            f"rarest class **{modes}** of 5,000 samples (10% = even)  \nlikelihood: {like}")
+            f"rarest class **{modes}** of 5,000 samples (10% = even)  \nlikelihood: {like}"
+            + (f"  \nconditional accuracy **{m['conditional_accuracy']:.1%}** (5,000 balanced samples)"
+               if m and "conditional_accuracy" in m else "") + hits)
 
 
-def run(ds: str, seed: float):
-    out, samples = [], {}
-    for family, pattern in compare.FAMILIES.items():
-        name = pattern.format(DATASETS[ds])
+@shared(RESULTS)
+def run(ds: str, seed: float, cls: str | None = NONE):
+    """16 samples of each family, timed, with their figures; of one class (conditional models) when one is picked."""
+    out, samples, y = [], {}, None if cls in (None, "", NONE) else int(cls)
+    for family in compare.FAMILIES:
+        name = compare.model_for(family, DATASETS[ds], conditional=y is not None)
+        if name is None:
+            out += [None, f"### {family}\nno class-conditional {family} here: pick class 'none' to see it."]
+            continue
         try:
-            s = compare.sample_timed(name, N, int(seed))
+            s = compare.sample_timed(name, N, int(seed), label="all" if y is None else y)
         except Exception as e:  # noqa: BLE001 - one missing model must not blank the other two
             out += [None, f"### {family}\nunavailable: {e}"]
             continue
         samples[family] = s.images
         g = grid(s.images, 4)
-        out += [image(g, g.shape[0] * SCALE), _card(family, name, s.seconds)]
+        hits = "" if y is None else (f"  \nthese {N}: the classifier sees class {y} in "
+                                     f"**{(compare.classify(s.images, DATASETS[ds]) == y).sum()} of {N}**")
+        out += [image(g, g.shape[0] * SCALE), _card(family, name, s.seconds, hits)]
     return (*out, samples)
 
 
@@ -83,6 +93,8 @@ def build(demo: gr.Blocks) -> None:
     with gr.Row():
         ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset")
         seed = gr.Number(0, label="seed", precision=0, minimum=0)
+        cls = gr.Dropdown(class_choices("MNIST"), value=NONE,
+                          label="class y (conditional models)", elem_id="compare-class")
         go = gr.Button("Sample 16 from each, timed", variant="primary")
     outs, grids = [], {}
     with gr.Row():
@@ -98,8 +110,10 @@ def build(demo: gr.Blocks) -> None:
                           elem_classes="crisp", interactive=False, height=160)
         nn_md = gr.Markdown()
     gr.Markdown(PROS_CONS)
-    go.click(run, [ds, seed], [*outs, samples], api_name="compare_sample")
-    ds.change(run, [ds, seed], [*outs, samples], api_name=False)
+    go.click(run, [ds, seed, cls], [*outs, samples], api_name="compare_sample")
+    ds.change(lambda d: gr.Dropdown(choices=class_choices(d)), ds, cls, api_name=False).then(
+        run, [ds, seed, cls], [*outs, samples], api_name=False)
+    cls.change(run, [ds, seed, cls], [*outs, samples], api_name=False)
     for family, g in grids.items():
         g.select(_on_select(family), [ds, samples], [nn_img, nn_md], api_name=False)
-    demo.load(run, [ds, seed], [*outs, samples], api_name=False)
+    demo.load(run, [ds, seed, cls], [*outs, samples], api_name=False)

@@ -2,22 +2,45 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 import torch
 
-from gen import data, diffusion
-from gen.images import data_url, grid, preprocess, to_float, to_uint8
-from gen.ui.common import DATASETS, friendly, image, missing, model, readable_upload
+from gen import data, diffusion, hub
+from gen.cache import shared
+from gen.images import data_url, grid, pixel_diversity, preprocess, to_float, to_uint8
+from gen.ui.common import DATASETS, NONE, RESULTS, class_choices, friendly, image, missing, model, readable_upload
 
 STRIP_T = [0, 50, 100, 200, 300, 400, 500, 700, 1000]
 FILM_EVERY = 50  # the filmstrip keeps x_t every this many steps
 
 
+W_ROW = (0, 1, 3, 8)  # the guidance row: the same x_T at growing w
+
+
+def _name(ds: str, conditional: bool = False) -> str:
+    if ds not in DATASETS:
+        raise gr.Error(f"Unknown dataset {ds!r}; choose one of {', '.join(DATASETS)}.")
+    return hub.generators("ddpm", DATASETS[ds], conditional)[0]
+
+
 def _model(ds: str):
-    return model(f"ddpm-{DATASETS[ds]}")
+    return model(_name(ds))
+
+
+def _eps(ds: str, cls: str | None, w: float, n: int) -> tuple[diffusion.EpsModel, diffusion.Schedule]:
+    """The noise predictor to sample with: the unconditional U-Net, or the conditional one guided toward class
+    `cls` with weight w (classifier-free guidance), for a batch of n images."""
+    if cls in (None, "", NONE):
+        m = _model(ds)
+        return m, diffusion.schedule_of(m)
+    if not str(cls).isdigit() or not 0 <= int(cls) <= 9:
+        raise gr.Error(f"Unknown class {cls!r}: pick one of 0..9 or 'none'.")
+    m = model(_name(ds, conditional=True))
+    return diffusion.Guidance(m, torch.full((n,), int(cls)), float(w), m.null_class), diffusion.schedule_of(m)
 
 
 def _x0(ds: str, index: float, upload) -> torch.Tensor:
@@ -90,63 +113,13 @@ def q_steps(state: dict | None, sch_name: str, n: int, seed: float):
 # the animation at Gradio's per-message rate (about 12 a second on 2 cores, measured), not at the model's.
 PLAY_FPS, CHUNK = 25, 8
 
-CHAIN_HTML = f"""
-<div class="chain crisp">
-  <div class="chain-t">t = <b id="ddpm-t">1000</b></div>
-  <div class="chain-figs">
-    <figure id="ddpm-xt"><img data-k="x_t" alt=""><figcaption>x_t</figcaption></figure>
-    <figure><img data-k="eps" alt=""><figcaption>predicted noise ε_θ(x_t, t)</figcaption></figure>
-    <figure><img data-k="x0_hat" alt=""><figcaption>predicted x̂_0</figcaption></figure>
-  </div>
-  <div id="ddpm-numbers" class="numbers"></div>
-  <figure class="film">
-    <img data-k="film" alt=""><figcaption>filmstrip: x_t every {FILM_EVERY} steps</figcaption>
-  </figure>
-</div>"""
-
-CHAIN_CSS = """
-.chain-t { font-size: 1.5rem; }
-.chain-figs { display: flex; gap: 12px; flex-wrap: wrap; }
-.chain figure { margin: 0; }
-.chain-figs img { width: 250px; height: 250px; background: #444; }
-.chain img { image-rendering: pixelated; display: block; }
-.chain .film img { height: 56px; width: auto; max-width: 100%; object-fit: contain; }
-.chain figcaption { font-size: var(--block-label-text-size); }
-"""
-
-# A still (fps 0) is shown at once and drops frames still queued; a chunk is queued and painted at `fps`.
-CHAIN_JS = """
-const queue = []; let next = 0;
-const paint = (f) => {
-  for (const k of ['x_t', 'eps', 'x0_hat', 'film']) {
-    if (!(k in f)) continue;  // the filmstrip comes only when it changed
-    const img = element.querySelector(`img[data-k="${k}"]`);
-    if (f[k]) img.src = f[k]; else img.removeAttribute('src');  // an empty box before the first step
-  }
-  element.querySelector('#ddpm-t').textContent = f.t;
-  element.querySelector('#ddpm-numbers').innerHTML = f.numbers;
-};
-const receive = () => {
-  const v = props.value;
-  if (!v || !v.frames || !v.frames.length) return;
-  if (!v.fps) { queue.length = 0; paint(v.frames[v.frames.length - 1]); return; }
-  queue.push(...v.frames.map(f => ({...f, fps: v.fps})));
-};
-const tick = (now) => {
-  if (queue.length && now >= next) {
-    const f = queue.shift();
-    paint(f);
-    next = Math.max(next + 1000 / f.fps, now - 1000 / f.fps);  // a steady rate, catching up after a stall
-  }
-  requestAnimationFrame(tick);
-};
-watch('value', receive);
-receive();
-requestAnimationFrame(tick);
-"""
+ASSETS = Path(__file__).parent / "assets"
+CHAIN_HTML = (ASSETS / "ddpm_player.html").read_text().replace("{film_every}", str(FILM_EVERY))
+CHAIN_CSS = (ASSETS / "ddpm_player.css").read_text()
+CHAIN_JS = (ASSETS / "ddpm_player.js").read_text()  # paints the frames that the events below send
 
 
-def _numbers(step: diffusion.Step, sch: diffusion.Schedule, var: str) -> str:
+def _numbers(step: diffusion.Step, sch: diffusion.Schedule, var: str, guided: bool = False) -> str:
     t = step.t
     a, ab, b = float(sch.alpha[t]), float(sch.alpha_bar[t]), float(sch.beta[t])
     return (f"<b>Algorithm 2</b>, step t = <b>{t}</b> → {t - 1}<br>"
@@ -155,7 +128,9 @@ def _numbers(step: diffusion.Step, sch: diffusion.Schedule, var: str) -> str:
             f"σ_t = √{'β_t' if var == 'beta' else 'β̃_t'} = {step.sigma:.5f}<br>"
             f"β_t = {b:.5f}, ᾱ_t = {ab:.5f}, ‖ε_θ‖/28 = {step.eps.norm() / 28:.3f}, "
             f"z {'= 0 (last step)' if t == 1 else '~ N(0, I)'}<br>"
-            f"predicted x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t")
+            f"predicted x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t"
+            + ("<br>guided: ε_θ above is ε̃ = (1 + w) ε_θ(x_t, t, y) − w ε_θ(x_t, t, ∅); w = 0 is the conditional "
+               "model, w = −1 the unconditional one" if guided else ""))
 
 
 def _png(x: torch.Tensor) -> str:
@@ -166,19 +141,30 @@ def _film(state: dict) -> str:
     return data_url(grid(np.stack(state["film"]), len(state["film"]), pad=1))
 
 
-def _frame(step: diffusion.Step, sch: diffusion.Schedule, var: str) -> dict:
-    """One shown step of Algorithm 2, as the player paints it."""
-    return {"t": step.t - 1, "x_t": _png(step.prev_sample), "eps": _png(step.eps), "x0_hat": _png(step.pred_x0),
-            "numbers": _numbers(step, sch, var)}
+def _cfg(g: diffusion.Guided, y: int) -> str:
+    return (f"w = <b>{g.w:g}</b>, y = <b>{y}</b> (Ho &amp; Salimans 2022, eq. 6)<br>"
+            f"‖ε_c − ε_∅‖/28 = <b>{(g.eps_cond - g.eps_uncond).norm() / 28:.3f}</b>")
+
+
+def _frame(step: diffusion.Step, sch: diffusion.Schedule, var: str, eps: diffusion.EpsModel) -> dict:
+    """One shown step of Algorithm 2, as the player paints it; a guided step also shows eps_cond and eps_uncond."""
+    f = {"t": step.t - 1, "x_t": _png(step.prev_sample), "eps": _png(step.eps), "x0_hat": _png(step.pred_x0),
+         "numbers": _numbers(step, sch, var, isinstance(eps, diffusion.Guidance)), "eps_c": None, "eps_u": None,
+         "cfg": ""}
+    if isinstance(eps, diffusion.Guidance) and eps.last is not None:
+        g = eps.last
+        f.update(eps_c=_png(g.eps_cond), eps_u=_png(g.eps_uncond), cfg=_cfg(g, int(eps.y[0])))
+    return f
 
 
 def _still(state: dict) -> dict:
     return {"frames": [{**state["frame"], "film": _film(state)}], "fps": 0}
 
 
-def reset(ds: str, seed: float):
-    """x_T ~ N(0, I) from the seed."""
+def reset(ds: str, seed: float, cls: str | None = NONE, w: float = 1.0):
+    """x_T ~ N(0, I) from the seed (the class and w are read at every step: they may change along the chain)."""
     m = _model(ds)
+    _eps(ds, cls, w, 1)  # a missing conditional model says so now, not at the first step
     x_T = diffusion.noise((1, 1, 28, 28), int(seed))
     frame = {"t": m.T, "x_t": _png(x_T), "eps": None, "x0_hat": None,
              "numbers": f"x_T ~ N(0, I), seed {int(seed)}: press Step or Play."}
@@ -187,11 +173,10 @@ def reset(ds: str, seed: float):
     return _still(state), state
 
 
-def _run(state: dict, n: int, var: str, every: int = 1):
-    """Advance the chain by up to n steps; yields (frame, state) every `every` steps and at the end.
-    A frame carries the filmstrip when it changed since the last frame."""
-    m = _model(state["ds"])
-    sch = diffusion.schedule_of(m)
+def _run(state: dict, n: int, var: str, every: int = 1, cls: str | None = NONE, w: float = 1.0):
+    """Advance the chain by up to n steps (toward class `cls` with guidance w, if any); yields (frame, state) every
+    `every` steps and at the end. A frame carries the filmstrip when it changed since the last frame."""
+    m, sch = _eps(state["ds"], cls, w, 1)
     if state["t"] <= 0:
         raise gr.Error("The chain has reached x_0: press Reset for a new x_T.")
     stop = max(0, state["t"] - int(n))
@@ -202,24 +187,24 @@ def _run(state: dict, n: int, var: str, every: int = 1):
             state["film"] = state["film"] + [to_uint8(step.prev_sample, signed=True)[0]]
             film_changed = True
         if state["t"] == stop or (state["t"] - stop) % every == 0:
-            state["frame"] = frame = _frame(step, sch, var)
+            state["frame"] = frame = _frame(step, sch, var, m)
             yield ({**frame, "film": _film(state)} if film_changed else frame), state
             film_changed = False
         if state["t"] == stop:
             return
 
 
-def step_n(state: dict, n: float, var: str):
+def step_n(state: dict, n: float, var: str, cls: str | None = NONE, w: float = 1.0):
     """Step the reverse chain n steps (1, 10, 100) and show the last one."""
-    *_, (_, state) = _run(_need(state), int(n), var, every=10 ** 9)
+    *_, (_, state) = _run(_need(state), int(n), var, 10 ** 9, cls, w)
     return _still(state), state
 
 
-def play(state: dict, var: str, every: float):
+def play(state: dict, var: str, every: float, cls: str | None = NONE, w: float = 1.0):
     """Stream the chain, a frame every `every` steps, until t = 0 or Pause. The server keeps about one chunk
     ahead of what the page has painted, so Pause stops close to the frame on screen."""
     start, sent, chunk = time.monotonic(), 0, []
-    for frame, st in _run(_need(state), 10 ** 9, var, int(every)):
+    for frame, st in _run(_need(state), 10 ** 9, var, int(every), cls, w):
         chunk.append(frame)
         if len(chunk) == CHUNK or st["t"] == 0:
             yield {"frames": chunk, "fps": PLAY_FPS}, st
@@ -232,12 +217,12 @@ def pause(state: dict | None):
     return _still(_need(state))
 
 
-def jump(state: dict, target: float, var: str):
+def jump(state: dict, target: float, var: str, cls: str | None = NONE, w: float = 1.0):
     """Run the chain down to t = target."""
     state = _need(state)
     if int(target) >= state["t"]:
         raise gr.Error(f"The chain only runs downward: pick a t below the current t = {state['t']}.")
-    return step_n(state, state["t"] - int(target), var)
+    return step_n(state, state["t"] - int(target), var, cls, w)
 
 
 def _need(state: dict | None) -> dict:
@@ -246,21 +231,22 @@ def _need(state: dict | None) -> dict:
     return state
 
 
+@shared(RESULTS)
 @friendly
-def partial(ds: str, index: float, upload, t0: float, seed: float):
-    """Noise a real image to t0 with q(x_t | x_0), then run Algorithm 2 from t0: what is kept, what invented."""
-    m = _model(ds)
-    sch = diffusion.schedule_of(m)
+def partial(ds: str, index: float, upload, t0: float, seed: float, cls: str | None = NONE, w: float = 1.0):
+    """Noise a real image to t0 with q(x_t | x_0), then run Algorithm 2 from t0 (toward a class, if one is picked):
+    what is kept, what invented."""
+    m, sch = _eps(ds, cls, w, 1)
     x0 = _x0(ds, index, upload)
     x_t = diffusion.q_sample(x0, int(t0), diffusion.noise(tuple(x0.shape), int(seed)), sch)
     out = diffusion.sample(m, sch, x_t, int(seed), t_start=int(t0)) if t0 > 0 else x_t
     return _show(x0), _show(x_t), _show(out)
 
 
-def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0):
+@shared(RESULTS)
+def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | None = NONE, w: float = 1.0):
     """The same 4 x_T through Algorithm 2 (T steps) and DDIM (S steps, eta), each timed."""
-    m = _model(ds)
-    sch = diffusion.schedule_of(m)
+    m, sch = _eps(ds, cls, w, 4)
     x_T = diffusion.noise((4, 1, 28, 28), int(seed))
     t = time.perf_counter()
     a = diffusion.sample(m, sch, x_T, int(seed))
@@ -274,12 +260,32 @@ def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0):
     return image(grid(to_uint8(a, signed=True), 4), 4 * 84), image(grid(to_uint8(b, signed=True), 4), 4 * 84), md
 
 
-def samples(ds: str, seed: float, S: float, eta: float = 0.0):
-    """16 final samples with DDIM-S (fast)."""
-    m = _model(ds)
-    x0 = diffusion.ddim_sample(m, diffusion.schedule_of(m), diffusion.noise((16, 1, 28, 28), int(seed)), int(S),
-                               float(eta), int(seed))
+@shared(RESULTS)
+def samples(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | None = NONE, w: float = 1.0):
+    """16 final samples with DDIM-S (fast), of one class if one is picked."""
+    m, sch = _eps(ds, cls, w, 16)
+    x0 = diffusion.ddim_sample(m, sch, diffusion.noise((16, 1, 28, 28), int(seed)), int(S), float(eta), int(seed))
     return image(grid(to_uint8(x0, signed=True), 4), 336)
+
+
+N_ROW = 6  # x_T's per row of the guidance figure
+
+
+@shared(RESULTS)
+def guidance_row(ds: str, cls: str | None, seed: float, S: float = 50):
+    """The same N_ROW x_T sampled (DDIM-S) at w = 0, 1, 3, 8: one row per w, with each row's pixel diversity."""
+    if cls in (None, "", NONE):
+        raise gr.Error("Pick a class first: guidance pushes toward a class y.", print_exception=False)
+    x_T = diffusion.noise((N_ROW, 1, 28, 28), int(seed))
+    rows = []
+    for w in W_ROW:
+        eps, sch = _eps(ds, cls, w, N_ROW)
+        rows.append(to_uint8(diffusion.ddim_sample(eps, sch, x_T, int(S)), signed=True))
+    md = (f"Each row: the same x_T, sampled with DDIM-{int(S)} toward class **{cls}** at growing w. "
+          "Diversity (mean per-pixel std across the row, 0..1): "
+          + ", ".join(f"w = {w}: **{pixel_diversity(r):.3f}**" for w, r in zip(W_ROW, rows))
+          + ". Larger w: the samples agree with the class more, look more alike, and at w = 8 over-saturate.")
+    return image(grid(np.concatenate(rows), N_ROW), N_ROW * 84), md
 
 
 INTRO = """### Denoising diffusion (DDPM, Ho et al. 2020)
@@ -290,8 +296,13 @@ pure noise. **Reverse:** a U-Net ε_θ(x_t, t) learned to predict the noise (L_s
 
 
 def build(demo: gr.Blocks) -> None:
-    gr.Markdown(missing(["ddpm-mnist", "ddpm-fashion"]), elem_classes="banner")
-    ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset (all four views)")
+    gr.Markdown(missing(hub.generators("ddpm")), elem_classes="banner")
+    with gr.Row(equal_height=True):
+        ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset (all views)", scale=2)
+        cls = gr.Dropdown(class_choices("MNIST"), value=NONE, label="class y (classifier-free guidance)",
+                          elem_id="ddpm-class", scale=2)
+        w = gr.Slider(-1, 8, hub.REGISTRY[_name("MNIST", True)].guidance, step=0.5, elem_id="ddpm-w", scale=2,
+                      label="guidance w (0: conditional, −1: unconditional)")
     with gr.Tab("Reverse: denoise step by step"):
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
@@ -347,6 +358,19 @@ def build(demo: gr.Blocks) -> None:
         with gr.Row():
             p0, pt, pout = (gr.Image(label=lbl, format="png", elem_classes="crisp", interactive=False, height=224)
                             for lbl in ("x_0 (real)", "x_t₀ = noised", "denoised from t₀"))
+    with gr.Tab("Guidance: draw me a 7"):
+        gr.Markdown("**Classifier-free guidance** (Ho & Salimans 2022): one U-Net learned both ε_θ(x_t, t, y) and, "
+                    "with the label dropped, ε_θ(x_t, t, ∅). Sampling uses ε̃ = (1 + w) ε_θ(x_t, t, y) − w ε_θ(x_t, "
+                    "t, ∅): w > 0 pushes past the conditional model, away from the unconditional one. Pick a class "
+                    "above; each row below starts from the same x_T.")
+        with gr.Row():
+            r_seed = gr.Number(0, label="seed of the x_T's", precision=0)
+            r_S = gr.Slider(10, 100, 50, step=10, label="DDIM steps S")
+            r_go = gr.Button(f"Sample at w = {', '.join(map(str, W_ROW))}", variant="primary")
+        with gr.Row():
+            r_img = gr.Image(label="rows: w = " + ", ".join(map(str, W_ROW)), format="png", elem_classes="crisp",
+                             interactive=False, elem_id="ddpm-guidance-row")
+            r_md = gr.Markdown(elem_classes="numbers")
     with gr.Tab("DDPM vs DDIM, samples"):
         with gr.Row():
             c_seed = gr.Number(0, label="seed", precision=0)
@@ -361,17 +385,20 @@ def build(demo: gr.Blocks) -> None:
             g_img = gr.Image(label="samples", format="png", elem_classes="crisp", interactive=False)
 
     frame_out = [view, chain]
-    reset_ev = dict(fn=reset, inputs=[ds, seed], outputs=frame_out, show_progress="hidden")
+    guide = [cls, w]  # read by every event that samples: a class and w may change along the chain
+    reset_ev = dict(fn=reset, inputs=[ds, seed, *guide], outputs=frame_out, show_progress="hidden")
     reset_b.click(**reset_ev, api_name="ddpm_reset")
-    ds.change(**reset_ev, api_name=False)
+    ds.change(lambda d: (gr.Dropdown(choices=class_choices(d)), hub.REGISTRY[_name(d, True)].guidance), ds,
+              [cls, w], api_name=False).then(**reset_ev, api_name=False)  # each model's own shipped w
     seed.submit(**reset_ev, api_name=False)
     for b, n in ((s1, 1), (s10, 10), (s100, 100)):
-        b.click(lambda st, v, n=n: step_n(st, n, v), [chain, var], frame_out, api_name=f"ddpm_step{n}",
-                show_progress="hidden")
-    play_ev = play_b.click(play, [chain, var, every], frame_out, api_name="ddpm_play", show_progress="hidden",
-                           concurrency_limit=4)
+        b.click(lambda st, v, c, g, n=n: step_n(st, n, v, c, g), [chain, var, *guide], frame_out,
+                api_name=f"ddpm_step{n}", show_progress="hidden")
+    play_ev = play_b.click(play, [chain, var, every, *guide], frame_out, api_name="ddpm_play",
+                           show_progress="hidden", concurrency_limit=4)
     pause_b.click(pause, chain, view, cancels=[play_ev], api_name=False, show_progress="hidden")
-    jump_b.click(jump, [chain, target, var], frame_out, api_name="ddpm_jump", show_progress="hidden")
+    jump_b.click(jump, [chain, target, var, *guide], frame_out, api_name="ddpm_jump", show_progress="hidden")
+    r_go.click(guidance_row, [ds, cls, r_seed, r_S], [r_img, r_md], api_name="ddpm_guided_sample")
 
     fwd_in = [ds, index, upload, sch_name, t, eps_seed]
     fwd_out = [xt_img, e_img, f_md, strip, hist, sched, fwd_state]
@@ -382,8 +409,8 @@ def build(demo: gr.Blocks) -> None:
     for b, n in ((q1, 1), (q10, 10)):
         b.click(lambda st, s, sd, n=n: q_steps(st, s, n, sd), [fwd_state, sch_name, eps_seed],
                 [xt_img, f_md, fwd_state, t], api_name=False)
-    p_go.click(partial, [ds, index, upload, t0, p_seed], [p0, pt, pout], api_name="ddpm_partial")
-    c_go.click(ddpm_vs_ddim, [ds, c_seed, S, eta], [c_ddpm, c_ddim, c_md], api_name="ddpm_sample")
-    g_go.click(samples, [ds, c_seed, S, eta], g_img, api_name="ddim_sample")
+    p_go.click(partial, [ds, index, upload, t0, p_seed, *guide], [p0, pt, pout], api_name="ddpm_partial")
+    c_go.click(ddpm_vs_ddim, [ds, c_seed, S, eta, *guide], [c_ddpm, c_ddim, c_md], api_name="ddpm_sample")
+    g_go.click(samples, [ds, c_seed, S, eta, *guide], g_img, api_name="ddim_sample")
     demo.load(**reset_ev, api_name=False).then(forward, fwd_in, fwd_out, api_name=False).then(
-        samples, [ds, c_seed, S, eta], g_img, api_name=False)
+        samples, [ds, c_seed, S, eta, *guide], g_img, api_name=False)

@@ -230,6 +230,82 @@ def interpolate(seed_a: float, seed_b: float, ds: str, steps: float = 10, method
     return image(tile(w.images, n, pad=1), 96 * n), gif, md
 
 
+# --- the class-conditional GAN: G(z, y), the style-vs-class grid, D(x, y) with the right and a wrong label ----------
+
+N_STYLE = 5  # rows of the style-vs-class grid: seeds s .. s+4
+
+COND_INTRO = """**Conditional GAN** (Mirza & Osindero 2014): both players see the class y. G(z, y) gets a learned \
+embedding of y next to z; D is a **projection discriminator** (Miyato & Koyama 2018), \
+logit = ψ(φ(x)) + ⟨embed(y), φ(x)⟩: the usual "is x real?" plus "does x look like a y?". So z is left to carry the \
+style (thickness, slant, shape) and y the class: in the grid each row keeps one z and each column one y. Trained with \
+the **hinge loss** (D descends E[max(0, 1 − D(x, y))] + E[max(0, 1 + D(G(z, y), y))], G descends −E[D(G(z, y), y)]), \
+two learning rates (D's twice G's), an exponential moving average of G's weights, and a **matching-aware** D (Reed et \
+al. 2016): a real image with a wrong label counted as a fake, so D judges the pair (x, y), not x alone."""
+
+
+def _cg(ds: str) -> gan.Generator:
+    return model("c" + _name(ds))  # cgan-mnist
+
+
+def _cd(ds: str) -> gan.Discriminator:
+    return model("c" + _name(ds, "D"))  # cgan-mnist-D
+
+
+def _classes(ds: str) -> list[tuple[str, int]]:
+    return [(c, i) for i, c in enumerate(data.CLASSES[DATASETS[ds]])]
+
+
+@friendly
+def cond_sample(seed: float, cls: float, ds: str) -> tuple[np.ndarray, str]:
+    """G(z, y) for one seed (z) and class (y), and D's verdict D(G(z, y), y)."""
+    if seed is None:
+        return gr.skip(), f"Type a seed: a whole number from 0 to {gan.SEED_MAX}."
+    s, _ = _seed(seed)
+    y = gan.check_class(cls)
+    G = _cg(ds)
+    v = gan.generate_with_d(G, _cd(ds), gan.latents([s], G.z_dim), [y])
+    d = float(v.d[0])
+    return image(v.images[0], 224), (f"**G(z, y = {data.CLASSES[DATASETS[ds]][y]})**, seed {s}  \n"
+                                     f"D(G(z, y), y) = **{d:.2f}**: {_verdict(d)}")
+
+
+@friendly
+def cond_grid(seed: float, ds: str, cls: float | None = None) -> tuple[np.ndarray, str]:
+    """The style-vs-class grid: rows are seeds s .. s+4 (one z each), columns classes 0..9; the picked class framed."""
+    if seed is None:
+        return gr.skip(), gr.skip()
+    s, _ = _seed(seed)
+    s = min(s, gan.SEED_MAX - N_STYLE + 1)
+    cells = gan.style_class_grid(_cg(ds), range(s, s + N_STYLE))
+    t = tile(cells.reshape(-1, 28, 28), 10, pad=2)
+    if cls is not None:  # frame the picked class's column in white
+        c = 30 * gan.check_class(cls)
+        t[:, c:c + 2] = t[:, c + 30:c + 32] = 255
+        t[:2, c:c + 32] = t[-2:, c:c + 32] = 255
+    names = " · ".join(data.CLASSES[DATASETS[ds]])
+    return image(t, 3 * t.shape[0]), f"rows: seeds {s} … {s + N_STYLE - 1} (one z per row) · columns: {names}"
+
+
+@friendly
+def cond_judge(index: float, wrong: float, ds: str) -> tuple[np.ndarray, str]:
+    """A real test image and D(x, y) with its own label and with a wrong one (and with every label)."""
+    if index is None:
+        return gr.skip(), "Type a test image number from 0 to 1999."
+    i, w = _real_index(index), gan.check_class(wrong)
+    x, labels = data.test_sample(DATASETS[ds])
+    right, names = int(labels[i]), data.CLASSES[DATASETS[ds]]
+    d = gan.judge_labels(_cd(ds), x[i])
+    same = "\n\n⚠ That is the image's own label: pick another one as the wrong label." if w == right else ""
+    return image(x[i], 224), f"""Real test image #{i}, a **{names[right]}**.
+
+| label y | D(x, y) | |
+|---|---:|---|
+| {names[right]} (right) | **{d[right]:.2f}** | {_verdict(d[right])} |
+| {names[w]} (wrong) | **{d[w]:.2f}** | {_verdict(d[w])} |
+
+D(x, y) for every label: {" · ".join(f"{n} {v:.2f}" for n, v in zip(names, d))}{same}"""
+
+
 # --- training progress, mode collapse, minimax vs non-saturating ------------------------------------------------------
 
 SERIES = {"d_loss": "D loss", "g_loss": "G loss", "D_x": "D(x)", "D_G_z": "D(G(z))"}
@@ -361,7 +437,8 @@ def _initial(fn, *args):
 def build(demo: gr.Blocks) -> None:
     """The tab's components and events; first values are computed here, so the tab shows up filled in."""
     gr.Markdown(missing(["gan-mnist", "gan-mnist-D", "gan-fashion", "gan-fashion-D", "gan-minimax-mnist",
-                         "gan-minimax-fashion", "classifier-mnist", "classifier-fashion"]), elem_classes="banner")
+                         "gan-minimax-fashion", "cgan-mnist", "cgan-mnist-D",
+                         "classifier-mnist", "classifier-fashion"]), elem_classes="banner")
     first = _initial(sample, 42, "MNIST") or (None, "")
     # Warm the other dataset's caches (1,000-sample histograms, mean verdicts) in the background, so switching
     # datasets in the lecture is instant without making the app start slower.
@@ -421,6 +498,33 @@ def build(demo: gr.Blocks) -> None:
             anim = gr.Image(walk0[1], label="animation (A → B → A)", height=240, interactive=False,
                             elem_classes="crisp", elem_id="gan-anim", scale=1)
             walk_md = gr.Markdown(walk0[2])
+
+    with gr.Accordion("Class-conditional GAN: G(z, y), style vs class, and D(x, y) with the right and a wrong label",
+                      open=True):
+        gr.Markdown(COND_INTRO, elem_classes="intro")
+        c0 = _initial(cond_sample, 42, 7, "MNIST") or (None, "")
+        g0 = _initial(cond_grid, 42, "MNIST", 7) or (None, "")
+        j0 = _initial(cond_judge, 0, 1, "MNIST") or (None, "")
+        with gr.Row():
+            with gr.Column(scale=3, min_width=300):
+                cls = gr.Radio(_classes("MNIST"), value=7, label="class y", elem_id="cgan-class")
+                cseed = gr.Number(42, label="seed (the style z)", precision=0, elem_id="cgan-seed")
+                cimg = gr.Image(c0[0], label="G(z, y)", format="png", height=224, elem_id="cgan-image",
+                                elem_classes="crisp", interactive=False)
+                cmd = gr.Markdown(c0[1], elem_classes="numbers", elem_id="cgan-text")
+            with gr.Column(scale=7, min_width=480):
+                cgrid = gr.Image(g0[0], label="style vs class: G(z_row, y_column)", format="png", height=340,
+                                 elem_id="cgan-grid", elem_classes="crisp", interactive=False)
+                cgrid_md = gr.Markdown(g0[1], elem_id="cgan-grid-label")
+        with gr.Row():
+            with gr.Column(scale=3, min_width=300):
+                jidx = gr.Number(0, label="real test image # (0 … 1999)", precision=0, elem_id="cgan-real-index")
+                wrong = gr.Radio(_classes("MNIST"), value=1, label="a wrong label for it", elem_id="cgan-wrong")
+            with gr.Column(scale=2, min_width=200):
+                jimg = gr.Image(j0[0], label="real x", format="png", height=224, elem_id="cgan-real",
+                                elem_classes="crisp", interactive=False)
+            with gr.Column(scale=5, min_width=360):
+                jmd = gr.Markdown(j0[1], elem_id="cgan-judge")
 
     with gr.Accordion("Training: snapshots by epoch, loss curves, mode collapse, minimax vs non-saturating", open=True):
         epochs = _initial(_epochs, "MNIST") or []
@@ -482,6 +586,18 @@ def build(demo: gr.Blocks) -> None:
     psi.release(interpolate, inter, [strip, anim, walk_md], api_name=False, show_progress="hidden")
 
     epoch.change(snapshot, [ds, epoch], [ns_snap, mm_snap], api_name=False, show_progress="hidden")
+
+    cond = dict(show_progress="hidden", trigger_mode="always_last")
+    cls.change(cond_sample, [cseed, cls, ds], [cimg, cmd], api_name="cgan_sample", **cond)
+    cseed.change(cond_sample, [cseed, cls, ds], [cimg, cmd], api_name=False, **cond)
+    cseed.change(cond_grid, [cseed, ds, cls], [cgrid, cgrid_md], api_name="cgan_grid", **cond)
+    cls.change(cond_grid, [cseed, ds, cls], [cgrid, cgrid_md], api_name=False, **cond)
+    jidx.change(cond_judge, [jidx, wrong, ds], [jimg, jmd], api_name="cgan_judge", **cond)
+    wrong.change(cond_judge, [jidx, wrong, ds], [jimg, jmd], api_name=False, **cond)
+    ds.change(lambda d: (gr.Radio(_classes(d)), gr.Radio(_classes(d))), ds, [cls, wrong], api_name=False).then(
+        cond_sample, [cseed, cls, ds], [cimg, cmd], api_name=False).then(
+        cond_grid, [cseed, ds, cls], [cgrid, cgrid_md], api_name=False).then(
+        cond_judge, [jidx, wrong, ds], [jimg, jmd], api_name=False)
     ds.change(redraw, [*focused, ridx], [img, dtext, obj], api_name=False, show_progress="hidden")
     ds.change(grid, [start, ds, psi], [gallery, glabel], api_name=False)
     ds.change(reals, [ds, ridx], [rgal, rmd, ridx], api_name=False)

@@ -9,9 +9,9 @@ import torch
 
 from gen import data
 from gen.images import PALETTE, grid, pixel_to_latent, preprocess, scatter, to_float, to_uint8
-from gen.latent import lerp, seed_to_z, slerp
+from gen.latent import seed_to_z
 from gen.ui.common import DATASETS, fmt, friendly, image, missing, model, readable_upload
-from gen.vae import encode_report, latent_grid
+from gen.vae import encode_report, latent_grid, walk
 
 R = 3.0  # the map and sliders cover [-3, 3]^2: 99.7% of the prior per axis
 MAP = 420  # px: 15 x 28
@@ -63,13 +63,12 @@ def _x(ds: str, index: float, drawn: np.ndarray | None) -> torch.Tensor:
     return to_float(x[int(index) % len(x)][None])
 
 
-@torch.no_grad()
+@friendly
 def interpolate(ds: str, latent: str, a: float, b: float, steps: int, method: str,
                 drawn_a: np.ndarray | None = None, drawn_b: np.ndarray | None = None) -> np.ndarray:
     vae = _vae(ds, 16 if latent.startswith("16") else 2)
-    z0, z1 = (vae.encode(_x(ds, i, d)).mu[0] for i, d in ((a, drawn_a), (b, drawn_b)))
-    z = (slerp if method == "spherical" else lerp)(z0, z1, int(steps))
-    return image(grid(to_uint8(vae.decode(z)), int(steps), pad=1), 96 * int(steps))
+    x = walk(vae, _x(ds, a, drawn_a), _x(ds, b, drawn_b), int(steps), method)
+    return image(grid(to_uint8(x), int(steps), pad=1), 96 * int(steps))
 
 
 @friendly

@@ -1,0 +1,34 @@
+// The DDPM tab's reverse-chain player (gen/ui/ddpm_tab.py): Gradio 6 runs this as the gr.HTML's js_on_load.
+// A still (fps 0) is shown at once and drops frames still queued; a chunk is queued and painted at `fps`.
+const queue = []; let next = 0;
+const paint = (f) => {
+  for (const k of ['x_t', 'eps', 'x0_hat', 'film', 'eps_c', 'eps_u']) {
+    if (!(k in f)) continue;  // the filmstrip comes only when it changed
+    const img = element.querySelector(`img[data-k="${k}"]`);
+    if (f[k]) img.src = f[k]; else img.removeAttribute('src');  // an empty box before the first step
+  }
+  // classifier-free guidance: the equation with its three images, shown only for a guided chain
+  element.querySelector('.cfg').style.display = f.eps_c ? '' : 'none';
+  element.querySelector('.eps-fig').style.display = f.eps_c ? 'none' : '';
+  if (f.eps_c) element.querySelector('img[data-k="eps_g"]').src = f.eps;
+  element.querySelector('#ddpm-cfg').innerHTML = f.cfg || '';
+  element.querySelector('#ddpm-t').textContent = f.t;
+  element.querySelector('#ddpm-numbers').innerHTML = f.numbers;
+};
+const receive = () => {
+  const v = props.value;
+  if (!v || !v.frames || !v.frames.length) return;
+  if (!v.fps) { queue.length = 0; paint(v.frames[v.frames.length - 1]); return; }
+  queue.push(...v.frames.map(f => ({...f, fps: v.fps})));
+};
+const tick = (now) => {
+  if (queue.length && now >= next) {
+    const f = queue.shift();
+    paint(f);
+    next = Math.max(next + 1000 / f.fps, now - 1000 / f.fps);  // a steady rate, catching up after a stall
+  }
+  requestAnimationFrame(tick);
+};
+watch('value', receive);
+receive();
+requestAnimationFrame(tick);
