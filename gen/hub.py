@@ -58,9 +58,6 @@ for _ds in ("mnist", "fashion"):
         f"ddpm-{_ds}": _e("unet:UNet", "ddpm", _ds, "ddpm", ""),
         f"ddpm-cond-{_ds}": _e("unet:UNet", "ddpm", _ds, "ddpm", f"--cond --init checkpoints/ddpm-{_ds}",
                                conditional=True, guidance=1.0),
-    }
-for _ds in ("mnist",):  # cgan-fashion is still training (its run state is kept): registered once it ships
-    REGISTRY |= {
         f"cgan-{_ds}": _e("gan:Generator", "gan", _ds, "gan", _CGAN + _CGAN_MORE[_ds], conditional=True),
         f"cgan-{_ds}-D": _e("gan:Discriminator", "gan", _ds, "gan", _CGAN + _CGAN_MORE[_ds], role="discriminator",
                             conditional=True),

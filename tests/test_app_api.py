@@ -165,6 +165,8 @@ def test_cgan_grid_rows_are_seeds_columns_are_classes(client):
     sample = img(client.predict(42, 3, "MNIST", api_name="/cgan_sample")[0])
     assert (g[6:90:3, 276:360:3] == sample[::8, ::8]).all()  # row 0, column 3 is seed 42's z with y = 3
     assert (g[:, 270:276] == 255).all() and (g[:, 360:366] == 255).all()  # the picked class's column is framed
+    _, md = client.predict(0, "Fashion-MNIST", 0, api_name="/cgan_grid")
+    assert "Sneaker" in md
 
 
 def test_cgan_judge_right_and_wrong_label(client):
@@ -173,8 +175,8 @@ def test_cgan_judge_right_and_wrong_label(client):
     right = float(re.search(r"7 \(right\) \| \*\*([\d.]+)", md).group(1))
     wrong = float(re.search(r"1 \(wrong\) \| \*\*([\d.]+)", md).group(1))
     assert right > wrong  # the projection term: a real 7 called a 1 looks less real to D
-    _, md = client.predict(0, 7, "MNIST", api_name="/cgan_judge")
-    assert "own label" in md
+    _, md = client.predict(0, 7, "MNIST", api_name="/cgan_judge")  # its own label as the "wrong" one
+    assert "own label" in md and "7 (right)" in md and "7 (wrong)" not in md
 
 
 # ---- classifier-free guidance (ddpm-cond-*) ----

@@ -190,15 +190,16 @@ def test_old_unconditional_configs_build_todays_modules(name):
     assert model.num_classes == 0 and not hasattr(model, "embed")
 
 
-def test_shipped_conditional_gan_draws_the_asked_class():
-    G, D = hub.load("cgan-mnist"), hub.load("cgan-mnist-D")
+@pytest.mark.parametrize("ds, label", [("mnist", 3), ("fashion", 1)])
+def test_shipped_conditional_gan_draws_the_asked_class(ds, label):
+    G, D = hub.load(f"cgan-{ds}"), hub.load(f"cgan-{ds}-D")
     assert G.num_classes == D.num_classes == 10
-    a = generate("cgan-mnist", 30, seed=1, label=3)
-    assert np.array_equal(a, generate("cgan-mnist", 30, seed=1, label=3))
-    _, pred = features_and_labels(hub.load("classifier-mnist"), a)
-    assert (pred == 3).mean() >= 0.9, pred
-    # D prefers a real image with its own label to the same image with a wrong one
-    x, y = data.test_sample("mnist")
+    a = generate(f"cgan-{ds}", 30, seed=1, label=label)
+    assert np.array_equal(a, generate(f"cgan-{ds}", 30, seed=1, label=label))
+    _, pred = features_and_labels(hub.load(f"classifier-{ds}"), a)
+    assert (pred == label).mean() >= 0.9, pred
+    # the matching-aware D prefers a real image with its own label to the same image with a wrong one
+    x, y = data.test_sample(ds)
     right = np.array([gan.judge_labels(D, x[i])[y[i]] for i in range(50)])
     wrong = np.array([gan.judge_labels(D, x[i])[(y[i] + 1) % 10] for i in range(50)])
     assert (right > wrong).mean() > 0.8, (right, wrong)

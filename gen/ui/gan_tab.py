@@ -295,7 +295,10 @@ def cond_judge(index: float, wrong: float, ds: str) -> tuple[np.ndarray, str]:
     x, labels = data.test_sample(DATASETS[ds])
     right, names = int(labels[i]), data.CLASSES[DATASETS[ds]]
     d = gan.judge_labels(_cd(ds), x[i])
-    same = "\n\n⚠ That is the image's own label: pick another one as the wrong label." if w == right else ""
+    same = ""
+    if w == right:  # e.g. after switching datasets: show the wrong label D believes most instead
+        w = int(np.argmax(np.where(np.arange(10) == right, -1, d)))
+        same = f"\n\n{names[right]} is this image's own label: shown instead, the wrong label D believes most."
     return image(x[i], 224), f"""Real test image #{i}, a **{names[right]}**.
 
 | label y | D(x, y) | |
@@ -437,7 +440,7 @@ def _initial(fn, *args):
 def build(demo: gr.Blocks) -> None:
     """The tab's components and events; first values are computed here, so the tab shows up filled in."""
     gr.Markdown(missing(["gan-mnist", "gan-mnist-D", "gan-fashion", "gan-fashion-D", "gan-minimax-mnist",
-                         "gan-minimax-fashion", "cgan-mnist", "cgan-mnist-D",
+                         "gan-minimax-fashion", "cgan-mnist", "cgan-mnist-D", "cgan-fashion", "cgan-fashion-D",
                          "classifier-mnist", "classifier-fashion"]), elem_classes="banner")
     first = _initial(sample, 42, "MNIST") or (None, "")
     # Warm the other dataset's caches (1,000-sample histograms, mean verdicts) in the background, so switching
