@@ -136,7 +136,8 @@ how = [f"the {args.loss} " + ("loss (D: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]
 how += ["spectral normalisation in D"] * args.sn
 how += ["a matching-aware D (Reed et al. 2016: real images with a wrong label count as fakes)"] * args.mismatch
 how += [f"the mode-seeking term (Mao et al. 2019) with weight {args.ms:g}"] * bool(args.ms)
-how += [f"two time-scale learning rates (G {args.lr:g}, D {args.lr_d:g})"] * bool(args.lr_d)
+if args.lr_d:  # (a list-repeat would format None first and fail without --lr-d)
+    how.append(f"two time-scale learning rates (G {args.lr:g}, D {args.lr_d:g})")
 how += [f"an exponential moving average of G's weights (decay {args.ema:g}) for sampling"] * bool(args.ema)
 what = ("Class-conditional DCGAN {} (Mirza & Osindero 2014: y's embedding concatenated to z in G(z, y); projection "
         "discriminator D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, Miyato & Koyama 2018)" if args.cond else "DCGAN {}")
