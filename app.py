@@ -10,7 +10,7 @@ import os
 
 import gradio as gr
 
-from gen.ui import common, compare_tab, ddpm_tab, gan_tab, playground_tab, vae_tab
+from gen.ui import common, compare_tab, ddpm_tab, gan_tab, links, playground_tab, vae_tab
 
 TITLE = "genlab: generative models, live"
 
@@ -22,23 +22,47 @@ def build() -> gr.Blocks:
         with gr.Row(equal_height=True):
             gr.Markdown(f"# {TITLE}\nAutoencoders and VAEs, GANs and DDPM diffusion on MNIST and Fashion-MNIST, "
                         "with the lecture's equations next to their live values.", elem_classes="intro")
-            present = gr.Checkbox(label="Presentation mode (?present=1)", value=False, scale=0, min_width=250,
-                                  elem_id="present-toggle", container=False)
-        with gr.Tab("VAE", id="vae"):
-            vae_tab.build(demo)
-        with gr.Tab("GAN", id="gan"):
-            gan_tab.build(demo)
-        with gr.Tab("DDPM diffusion", id="ddpm"):
-            ddpm_tab.build(demo)
-        with gr.Tab("Compare", id="compare"):
-            compare_tab.build(demo)
-        with gr.Tab("Training playground", id="playground"):
-            playground_tab.build(demo)
+            with gr.Column(scale=0, min_width=520):
+                with gr.Row():
+                    present = gr.Checkbox(label="Presentation mode (?present=1)", value=False, scale=0,
+                                          min_width=310, elem_id="present-toggle", container=False)
+                    copy = gr.Button("copy link to this view", size="sm", scale=0, min_width=190, elem_id="copy-link")
+                link = gr.Textbox(placeholder="press 'copy link': the URL of this tab as it is now", show_label=False,
+                                  container=False, elem_id="view-link", elem_classes="intro", buttons=["copy"])
+        with gr.Tabs() as tabs:
+            with gr.Tab("VAE", id="vae"):
+                vae_tab.build(demo)
+            with gr.Tab("GAN", id="gan"):
+                gan_tab.build(demo)
+            with gr.Tab("DDPM diffusion", id="ddpm"):
+                ddpm_tab.build(demo)
+            with gr.Tab("Compare", id="compare"):
+                compare_tab.build(demo)
+            with gr.Tab("Training playground", id="playground"):
+                playground_tab.build(demo)
+        links.wire(demo, tabs, copy, link)  # lecture links: ?tab=ddpm&ds=fashion&seed=42&t=500
+
+        def lab_status() -> dict:
+            """What the server is computing now: pool jobs, films, running events, shared results kept."""
+            return status(demo)
+
+        gr.api(lab_status, api_name="lab_status", concurrency_limit=None)
         demo.load(None, None, present, js=common.PRESENT_FROM_URL)
         present.change(None, present, None, js=common.PRESENT_TOGGLE)
-    # 2 vCPUs: one heavy event at a time per handler, a bounded queue so a crowd waits instead of piling up.
-    demo.queue(default_concurrency_limit=2, max_size=64)
+    # Light events: each handler its own queue, 2 at a time. Heavy ones share common.HEAVY's lane; Play streams
+    # wait on common.POOL and hold no thread. A bounded queue, so a crowd waits instead of piling up: a class of 40
+    # sends about three events each at once.
+    demo.queue(default_concurrency_limit=2, max_size=256)
     return demo
+
+
+def status(demo: gr.Blocks) -> dict:
+    """What the server is computing right now, for benchmarks and a curious lecturer: jobs in the fair pool,
+    DDPM films being computed, events running in Gradio's workers (this one included), and the results kept."""
+    running = [e for job in demo._queue.active_jobs if job for e in job]
+    return {"pool_jobs": common.POOL.active, "films_running": ddpm_tab.FILMS.running,
+            "events_running": len(running), "results_cached_mib": round(common.RESULTS.size / 2**20, 1),
+            "films_kept_mib": round(ddpm_tab.FILMS.size / 2**20, 1)}
 
 
 def limit_malloc_arenas(n: int = 2) -> None:
@@ -63,6 +87,8 @@ def main() -> None:
 def launch_args() -> dict:
     """The keyword arguments of demo.launch besides where to listen (shared with bench/memprobe.py)."""
     return dict(theme=common.THEME, css=common.CSS, max_file_size="10mb", show_error=True,
+                max_threads=256,  # Gradio runs at most this many events at once, streams included: 40 students
+                # each holding two Play streams (which wait, holding no thread) must not lock out a slider
                 state_session_capacity=500,  # per-visitor state (a diffusion chain, a toy model): a class
                 # drops closed visitors' sessions and trims the heap: memory stays flat over a long lecture
                 app_kwargs={"lifespan": common.housekeeping})

@@ -11,10 +11,10 @@ import statistics
 import sys
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, launch_app  # noqa: E402
+from tests.conftest import chromium_page, launch_app  # noqa: E402
 
 # Resolves with the ms between running `act` and the image inside `#id` getting a new src.
 ROUND_TRIP = """async ([id, act]) => {
@@ -58,10 +58,7 @@ def main() -> None:
     a = p.parse_args()
     proc, url = (None, a.url) if a.url else launch_app()
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 720})
-            page.goto(url)
+        with chromium_page(url) as page:
             page.wait_for_selector("#vae-decoded img", timeout=60_000)
             acts = [SET_RANGE.format(label="z1", value=round(-2.5 + 5 * i / a.n, 2)) for i in range(a.n)]
             rt = round_trips(page, "vae-decoded", acts)
@@ -90,7 +87,6 @@ def main() -> None:
                 page.locator("#ddpm-pause").click()
                 print(f"DDPM Play stream:     {fps:6.1f} frames/s with every step shown, {label} (target >= 20)")
                 page.get_by_role("button", name="Reset x_T").click()
-            browser.close()
     finally:
         if proc:
             proc.terminate()

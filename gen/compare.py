@@ -60,6 +60,17 @@ def nearest_training(image: np.ndarray, dataset: str, k: int = 5) -> Neighbours:
     return Neighbours(idx.numpy(), dist.numpy(), typical_distance(dataset))
 
 
+# Relative to real test images' typical distance: nearer than COPY x it is a copy, farther than NEW x it is new.
+COPY, NEW = 0.5, 0.8
+
+
+def memorisation(nb: Neighbours) -> str:
+    """The memorisation check's verdict on a sample's nearest training images, on the scale of real test images:
+    'copy' (under half their typical distance), 'new' (over 0.8 of it) or 'close' (in between)."""
+    d = float(nb.distance[0])
+    return "copy" if d < COPY * nb.typical else "new" if d > NEW * nb.typical else "close"
+
+
 @cache
 def typical_distance(dataset: str) -> float:
     """Median distance of 200 real test images to their nearest training image: the 'new, not copied' scale."""

@@ -1,6 +1,7 @@
 """MNIST / Fashion-MNIST from torchvision (downloads when online) or a Keras-layout .npz."""
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,18 @@ def test_sample(dataset: str) -> tuple[np.ndarray, np.ndarray]:
     """The 2,000 test images shipped with the app (the first 2,000 of the test split)."""
     with np.load(ASSETS / f"{dataset}-test-2000.npz") as f:
         return f["x"], f["y"]
+
+
+@cache
+def test_count(dataset: str) -> int:
+    """How many test images ship for a dataset (the one source for 'test image 0 ... n-1')."""
+    return len(test_sample(dataset)[0])
+
+
+def test_index(dataset: str, i: float) -> int:
+    """A test image number as typed (or linked) -> one that exists: clamped to 0 ... test_count - 1, the rule of
+    every tab."""
+    return min(max(int(i), 0), test_count(dataset) - 1)
 
 
 def train_sample(dataset: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,20 @@
 """DCGAN-style generator and discriminator for 28x28 images in [-1,1] (lecture section 3)."""
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
+
+from gen.images import to_float, to_uint8
+from gen.latent import lerp, seed_to_z, seeds_to_z, slerp
 
 
 class Generator(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["gan", "genlab"]):
@@ -91,17 +101,6 @@ def mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 # --- Lab helpers for the GAN tab (gen/ui/gan_tab.py): seeds, nudges, truncation, D's verdicts, training records ---
-import math
-import re
-from collections.abc import Sequence
-from pathlib import Path
-from typing import NamedTuple
-
-import numpy as np
-
-from gen.images import to_float, to_uint8
-from gen.latent import lerp, seed_to_z, seeds_to_z, slerp
-
 SEED_MAX = 2**31 - 1  # seeds are 0 .. 2**31 - 1 everywhere in the app
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import shutil
 import socket
@@ -20,17 +21,40 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+def run_async(coro):
+    """asyncio.run(coro) on a thread of its own: once a Playwright test ran, its sync API holds this thread's
+    event loop, and asyncio.run refuses to start another one there."""
+    import asyncio
+
+    out: list = []
+
+    def main():
+        try:
+            out.append((True, asyncio.run(coro)))
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            out.append((False, e))
+
+    t = threading.Thread(target=main)
+    t.start()
+    t.join()
+    ok, value = out[0]
+    if not ok:
+        raise value
+    return value
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def launch_app(env: dict | None = None, port: int | None = None) -> tuple[subprocess.Popen, str]:
-    """Start `python app.py` on a free port with no network needed; returns the process and its URL."""
+def launch_app(env: dict | None = None, port: int | None = None, cwd: Path = ROOT) -> tuple[subprocess.Popen, str]:
+    """Start `python app.py` (of the checkout `cwd`) on a free port with no network needed; returns the process
+    and its URL."""
     port = port or free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {})}
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     # Keep reading the app's output, or a full pipe would freeze it; the tail is kept for error messages.
     proc.log = collections.deque(maxlen=500)
@@ -47,6 +71,21 @@ def launch_app(env: dict | None = None, port: int | None = None) -> tuple[subpro
             time.sleep(0.5)
     proc.kill()
     raise RuntimeError("app did not start in 120 s")
+
+
+@contextlib.contextmanager
+def chromium_page(url: str, width: int = 1280, height: int = 720):
+    """A headless Chromium page open at url (for benchmarks; tests use the fixtures below)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = b.new_page(viewport={"width": width, "height": height})
+            page.goto(url)
+            yield page
+        finally:
+            b.close()
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import time
 
 import numpy as np
 import pytest
@@ -87,13 +88,22 @@ def test_ddpm_reverse_steps(client):
     assert view["frames"][-1]["t"] == 100
 
 
-def test_ddpm_play_streams_chunks_of_frames(client):
+def test_ddpm_play_streams_chunks_of_frames(client, app_url):
+    from gradio_client import Client
+
     client.predict("MNIST", 3, api_name="/ddpm_reset")
     chunks = list(client.submit("beta", 25, api_name="/ddpm_play"))
     ts = [f["t"] for c in chunks for f in c["frames"]]
     assert ts == list(range(975, -1, -25))  # every 25th step, down to x_0
-    assert all(c["fps"] > 0 and len(c["frames"]) > 1 for c in chunks[:-1])  # many frames per message
+    assert all(c["fps"] > 0 for c in chunks) and len({c["play"] for c in chunks}) == 1
     assert data_image(chunks[-1]["frames"][-1]["x_t"]).std() > 20  # x_0 is an image, not flat
+    # another visitor playing the same chain watches the film computed for the first: it comes at once, in
+    # messages of many frames, and frame for frame the same
+    other = Client(app_url, verbose=False)
+    other.predict("MNIST", 3, api_name="/ddpm_reset")
+    again = list(other.submit("beta", 25, api_name="/ddpm_play"))
+    assert len(again) < len(chunks) and max(len(c["frames"]) for c in again) > 10
+    assert [f for c in again for f in c["frames"]] == [f for c in chunks for f in c["frames"]]
 
 
 def test_ddim_samples(client):
@@ -203,3 +213,16 @@ def test_ddpm_guided_row_and_class_samples(client):
     assert a.shape == b.shape and np.abs(a.astype(int) - b).mean() > 3  # the class changes the samples
     with pytest.raises(Exception, match="Pick a class"):
         client.predict("MNIST", "none", 0, 20, api_name="/ddpm_guided_sample")
+
+
+def test_light_events_do_not_wait_behind_heavy_ones(app_url):
+    from gradio_client import Client
+
+    # fill the heavy lane (one worker per core) and its queue with 1000-step DDPM chains of fresh seeds...
+    heavy = [Client(app_url, verbose=False).submit("MNIST", 9000 + i, 5, api_name="/ddpm_sample") for i in range(4)]
+    time.sleep(0.5)
+    # ...a VAE decode still answers at once, while they run
+    light = Client(app_url, verbose=False)
+    assert img(light.predict(1.0, 1.0, "MNIST", api_name="/vae_decode")).shape == (336, 336)
+    assert not all(j.done() for j in heavy)
+    assert all(len(j.result(timeout=300)) == 3 for j in heavy)

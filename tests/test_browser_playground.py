@@ -1,4 +1,7 @@
-"""The Training playground in headless Chromium at 1280x720 (Play streams, Pause stops), and its API names."""
+"""The Training playground in headless Chromium at 1280x720 (Play streams, Pause stops), and its API names.
+
+The views are <canvas> elements drawn by gen/ui/assets/playground.js from the numbers the server sends; the
+script counts what it drew in the view's data-frames attribute."""
 from __future__ import annotations
 
 import time
@@ -8,8 +11,13 @@ from playwright.sync_api import Page, expect
 GAN = ["ring", 500, 0, 2, 0.001, 0.001, "Adam", 1, "non-saturating", 5]
 
 
-def view_src(page: Page, family: str) -> str:
-    return page.locator(f"#toy-{family}-view img").first.get_attribute("src") or ""
+def drawn(page: Page, family: str) -> int:
+    """How many frames the view has drawn so far."""
+    return int(page.locator(f"#toy-{family}-view .pg").get_attribute("data-frames") or 0)
+
+
+def pixels(page: Page, family: str) -> str:
+    return page.locator(f"#toy-{family}-view canvas").first.evaluate("c => c.toDataURL()")
 
 
 def open_playground(page: Page, sub: str | None = None) -> None:
@@ -20,47 +28,79 @@ def open_playground(page: Page, sub: str | None = None) -> None:
 
 def test_gan_play_streams_and_pause_stops(page: Page):
     open_playground(page)
-    page.wait_for_selector("#toy-gan-view img", timeout=60_000)
-    box = page.locator("#toy-gan-view img").first.bounding_box()
-    assert box["y"] >= 0 and box["y"] + box["height"] <= 720  # the main plot needs no scrolling
+    canvas = page.locator("#toy-gan-view canvas").first
+    canvas.wait_for(timeout=60_000)
+    box = canvas.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 720 and box["height"] >= 400  # no scrolling needed
     count = page.locator("#toy-gan-updates input")
     expect(count).to_have_value("0", timeout=20_000)
-    first = view_src(page, "gan")
+    first, before = drawn(page, "gan"), pixels(page, "gan")
     page.locator("#toy-gan-play").click()
-    frames, t0 = {first}, time.time()
-    while len(frames) < 4 and time.time() - t0 < 20:  # the plot changes, again and again
+    t0 = time.time()
+    while drawn(page, "gan") < first + 4 and time.time() - t0 < 20:  # the view changes, again and again
         page.wait_for_timeout(100)
-        frames.add(view_src(page, "gan"))
-    assert len(frames) >= 4
-    assert int(count.input_value()) > 0
+    assert drawn(page, "gan") >= first + 4
+    assert pixels(page, "gan") != before
+    expect(count).not_to_have_value("0", timeout=5_000)
     page.locator("#toy-gan-pause").click()
     page.wait_for_timeout(1200)
-    stopped, stopped_src = count.input_value(), view_src(page, "gan")
+    stopped, frames = count.input_value(), drawn(page, "gan")
     page.wait_for_timeout(1500)
-    assert count.input_value() == stopped and view_src(page, "gan") == stopped_src
+    assert count.input_value() == stopped and drawn(page, "gan") == frames
     expect(page.locator("#toy-gan-algorithm")).to_contain_text("Algorithm 1")
+    expect(page.locator("#toy-gan-view .pg-legend")).to_contain_text("generated G(z)")
+    expect(page.locator("#toy-gan-losses canvas")).to_have_count(2)  # the losses and D's verdicts
+
+
+def test_play_films_are_painted_frame_by_frame_and_pause_drops_the_rest(page: Page):
+    """A Play message carries every frame made since the last one (a film); the page paints them one by one, so
+    more frames are painted than messages arrive, and Pause empties the queue at once."""
+    open_playground(page, "VAE")
+    view = page.locator("#toy-vae-view .pg")
+    page.locator("#toy-vae-view canvas").first.wait_for(timeout=60_000)
+    expect(page.locator("#toy-vae-updates input")).to_have_value("0", timeout=20_000)
+    assert view.evaluate("e => e.closest('[id^=\"toy-\"]').id") == "toy-vae-view"  # Pause's 'pg-stop' finds it
+    films0, frames0 = int(view.get_attribute("data-films")), drawn(page, "vae")
+    page.locator("#toy-vae-play").click()
+    t0 = time.time()
+    while int(view.get_attribute("data-films")) < films0 + 2 and time.time() - t0 < 30:
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(3000)  # playing: films of several frames arrive every MESSAGE_EVERY s
+    films, frames = int(view.get_attribute("data-films")) - films0, drawn(page, "vae") - frames0
+    assert films >= 4 and frames > films + 2, (films, frames)  # several frames painted per message
+    page.locator("#toy-vae-pause").click()
+    page.wait_for_timeout(300)
+    stopped = drawn(page, "vae")
+    page.wait_for_timeout(1200)
+    assert drawn(page, "vae") == stopped  # queued frames dropped, later films of that Play ignored
 
 
 def test_ddpm_and_vae_views_fit_and_step(page: Page):
     open_playground(page, "DDPM")
-    page.wait_for_selector("#toy-ddpm-view img", timeout=60_000)
-    box = page.locator("#toy-ddpm-view img").first.bounding_box()
-    assert box["y"] + box["height"] <= 720
-    before = view_src(page, "ddpm")
+    canvas = page.locator("#toy-ddpm-view canvas").first
+    canvas.wait_for(timeout=60_000)
+    assert canvas.bounding_box()["y"] + canvas.bounding_box()["height"] <= 720
+    expect(page.locator("#toy-ddpm-updates input")).to_have_value("0", timeout=20_000)
+    page.wait_for_timeout(300)
+    before = pixels(page, "ddpm")
     page.locator("#toy-ddpm-step").click()
     expect(page.locator("#toy-ddpm-updates input")).to_have_value("10", timeout=20_000)
-    assert view_src(page, "ddpm") != before
+    page.wait_for_timeout(300)
+    assert pixels(page, "ddpm") != before
     open_playground(page, "VAE")
-    page.wait_for_selector("#toy-vae-view img", timeout=60_000)
-    for img in page.locator("#toy-vae-view img").all():  # data space and latent space
-        b = img.bounding_box()
+    page.locator("#toy-vae-view canvas").first.wait_for(timeout=60_000)
+    canvases = page.locator("#toy-vae-view canvas").all()
+    assert len(canvases) == 2  # data space and latent space
+    for c in canvases:
+        b = c.bounding_box()
         assert b["y"] + b["height"] <= 720 and b["x"] + b["width"] <= 1280
 
 
 def test_api_step_names_and_state(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
     assert {"/toy_gan_d_step", "/toy_gan_g_step", "/toy_gan_step", "/toy_ddpm_step", "/toy_vae_step",
-            "/toy_state"} <= names
+            "/toy_gan_play", "/toy_ddpm_play", "/toy_vae_play", "/toy_gan_reset", "/toy_ddpm_reset",
+            "/toy_vae_reset", "/toy_ddpm_sample", "/toy_ddpm_t", "/toy_state", "/toy_draw_clear"} <= names
     out = client.predict(*GAN, api_name="/toy_gan_d_step")
     assert out[3] == 1
     out = client.predict(*GAN, api_name="/toy_gan_g_step")
@@ -71,3 +111,17 @@ def test_api_step_names_and_state(client):
     assert out[3] == 10
     state = client.predict(api_name="/toy_state")
     assert state["gan"]["updates"] == 4 and state["gan"]["iterations"] == 2 and state["ddpm"]["updates"] == 10
+
+
+def test_api_play_streams_and_cancel_stops_its_job(client):
+    job = client.submit(*GAN, api_name="/toy_gan_play")
+    t0 = time.time()
+    while len(job.outputs()) < 3 and time.time() - t0 < 30:
+        time.sleep(0.05)
+    assert len(job.outputs()) >= 3
+    job.cancel()
+    time.sleep(1.5)
+    state = client.predict(api_name="/toy_state")
+    n = state["gan"]["updates"]
+    time.sleep(1.0)
+    assert client.predict(api_name="/toy_state")["gan"]["updates"] == n  # the pool job stopped with the stream

@@ -1,14 +1,17 @@
-"""The training playground (gen/toy.py and its tab's handlers): data, one-line steps, learning, caps, views."""
+"""The training playground (gen/toy/ and its tab's handlers): data, one-line steps, learning, caps, frames, Play."""
+import asyncio
 import json
 import threading
+import time
 
+import gradio as gr
 import numpy as np
 import pytest
 import torch
 
-from gen import diffusion, toy
-from gen.images import data_url
+from gen import diffusion, toy, work
 from gen.ui import playground_tab as pg
+from tests.conftest import run_async
 
 
 def params(m: torch.nn.Module) -> list[torch.Tensor]:
@@ -197,7 +200,7 @@ def test_gaussian_decoder_log_likelihood():
         -0.5 - np.log(2 * np.pi * 0.01))
 
 
-# ---- caps, curves, views, threads ------------------------------------------------------------
+# ---- caps, curves, frames, threads -----------------------------------------------------------
 
 def test_cap_stops_training():
     tr = toy.VAETrainer(toy.make_data("moons", 500, 0))
@@ -211,19 +214,51 @@ def test_cap_stops_training():
 def test_curves_are_binned():
     tr = toy.VAETrainer(toy.make_data("moons", 500, 0))
     tr.step(60)
-    df = tr.curves({"recon": "r", "kl": "k"}, max_points=25)
-    assert set(df["series"]) == {"r", "k"} and len(df) == 50 and df["step"].max() == 60
+    series = tr.curves({"recon": "r", "kl": "k"}, max_points=25)
+    assert [s["label"] for s in series] == ["r", "k"]
+    assert all(len(s["x"]) == len(s["y"]) == 25 and s["x"][-1] == 60 for s in series)
+    assert series[1]["y"][-1] == pytest.approx(np.mean([h["kl"] for h in tr.history[-2:]]))  # a bin's mean
 
 
-def test_views_are_images():
+def test_settings_by_name():
+    st = toy.GANSettings.parse("moons", "500", 3, 2, 0.01, 0.001, "SGD", 2, "minimax", 7)
+    assert st.n == 500 and st.lr_d == 0.01 and st.k == 2 and st.key() == ("moons", 500, 3, 2)
+    assert toy.DDPMSettings.names()[:3] == ["data", "n", "seed"] and "T" in toy.DDPMSettings.RESETS
+    tr = st.build(toy.make_data(st.data, st.n, st.seed))
+    assert tr.optimizer == "SGD" and tr.k == 2 and tr.loss == "minimax"
+    with pytest.raises(ValueError, match="'lr_d' needs a number"):
+        toy.GANSettings.parse("moons", 500, 3, 2, None, 0.001, "SGD", 2, "minimax", 7)
+    with pytest.raises(ValueError, match="expected 8 settings"):
+        toy.VAESettings.parse("moons")
+
+
+def test_frames_are_numbers():
     gan = toy.GANTrainer(toy.make_data("ring", 500, 0))
-    ddpm = toy.DDPMTrainer(toy.make_data("moons", 500, 0))
+    ddpm = toy.DDPMTrainer(toy.make_data("moons", 500, 0), T=50)
     vae = toy.VAETrainer(toy.make_data("moons", 500, 0), latent=1)
-    for im in (toy.gan_view(gan, 200), toy.ddpm_view(ddpm, 50, size=200), *toy.vae_view(vae, 200, 120),
-               toy.data_view([(0, 0)], size=200)):
-        assert im.dtype == np.uint8 and im.shape[2] == 3 and im.shape[0] in (120, 200)
-        assert im.std() > 5  # something is drawn
-    assert data_url(toy.data_view([]), "JPEG").startswith("data:image/jpeg;base64,")
+    for tr in (gan, ddpm, vae):
+        tr.step(3)
+    views = [toy.frames.gan(gan, 420), toy.frames.ddpm(ddpm, 25, ddpm.chain(), 420), toy.frames.vae(vae, 400, 280)]
+    for f in views:
+        back = json.loads(toy.frames.to_json(f))  # plain JSON, no NaN
+        for p in back["panels"]:
+            assert p["w"] > 0 and p["r"] == toy.R and p["layers"]
+            for layer in p["layers"]:
+                if "dots" in layer:
+                    assert len(layer["dots"]) % 2 == 0 and len(layer["dots"]) > 0
+    layers = views[0]["panels"][0]["layers"]
+    heat = next(layer for layer in layers if "heat" in layer)
+    assert len(__import__("base64").b64decode(heat["heat"])) == heat["n"] ** 2  # D(x) on an n x n grid
+    assert len(next(layer for layer in layers if "arrows" in layer)["arrows"]) == 40 * 4  # G's push on 40 fakes
+    assert len(views[2]["panels"]) == 2  # data and latent space
+    chart = toy.frames.chart("loss", "updates", gan.curves({"d_loss": "D"}))
+    assert chart["series"][0]["color"] and chart["series"][0]["x"][-1] == gan.updates
+
+
+def test_drawing_canvas():
+    im = toy.drawing.data_view([(0, 0)], size=200)
+    assert im.dtype == np.uint8 and im.shape == (200, 200, 3) and im.std() > 5
+    assert toy.drawing.from_px(100, 0, 200) == (0.0, toy.R)
 
 
 def test_one_thread_is_per_thread():
@@ -233,13 +268,13 @@ def test_one_thread_is_per_thread():
     def other():
         seen["other"] = torch.get_num_threads()
 
-    with toy.one_thread():
+    with work.one_thread():
         seen["inside"] = torch.get_num_threads()
         t = threading.Thread(target=other)
         t.start()
         t.join()
     assert torch.get_num_threads() == outer
-    if toy._libgomp() is not None:
+    if work._libgomp() is not None:
         assert seen["inside"] == 1
     assert seen["other"] == outer
 
@@ -249,20 +284,23 @@ def test_one_thread_is_per_thread():
 GAN_HP = ["ring", 500, 0, 2, 1e-3, 1e-3, "Adam", 1, "non-saturating", 5]
 DDPM_HP = ["moons", 500, 0, "linear", 50, 3e-3, 5]
 VAE_HP = ["moons", 500, 0, 2, 3e-3, 1.0, 0.1, 5]
+OUT = {name: i for i, name in enumerate(pg.OUTPUTS)}  # a frame's outputs by name; the state comes last
 
 
 def test_tab_step_buttons_do_one_update():
     frame = pg.gan_reset(None, *GAN_HP)
     box = frame[-1]
+    assert len(frame) == len(pg.OUTPUTS) + 1 and json.loads(frame[OUT["view"]])["panels"]
     g0, d0 = params(box.gan.G), params(box.gan.D)
     frame = pg.gan_d_step(box, *GAN_HP)
-    assert frame[3] == 1 and same(g0, params(box.gan.G)) and not same(d0, params(box.gan.D))
-    assert "background:rgba(255,196,0" in frame[1].split("update D")[0].rsplit("<div", 1)[1]  # line 5 lit
+    assert frame[OUT["count"]] == 1 and same(g0, params(box.gan.G)) and not same(d0, params(box.gan.D))
+    alg = frame[OUT["algorithm"]]
+    assert "background:rgba(255,196,0" in alg.split("update D")[0].rsplit("<div", 1)[1]  # line 5 lit
     d1 = params(box.gan.D)
     frame = pg.gan_g_step(box, *GAN_HP)
-    assert frame[3] == 2 and same(d1, params(box.gan.D)) and not same(g0, params(box.gan.G))
+    assert frame[OUT["count"]] == 2 and same(d1, params(box.gan.D)) and not same(g0, params(box.gan.G))
     frame = pg.gan_iteration(box, *GAN_HP)
-    assert frame[3] == 4
+    assert frame[OUT["count"]] == 4
 
 
 def test_tab_settings_rebuild_or_reconfigure():
@@ -272,6 +310,40 @@ def test_tab_settings_rebuild_or_reconfigure():
     assert box.gan is model and model.lr_d == 1e-2
     pg.gan_d_step(box, "moons", *GAN_HP[1:])  # other data: a new model
     assert box.gan is not model and box.gan.data.name == "moons" and box.gan.updates == 1
+    assert all(v is not None for v in pg.gan_configure(None, *GAN_HP))  # no model yet: nothing changes
+
+
+def test_user_errors_are_messages_without_traceback():
+    with pytest.raises(gr.Error, match="Draw some points") as e:
+        pg.vae_step(pg.Playground(), 10, "drawn", *VAE_HP[1:])
+    assert e.value.print_exception is False
+    with pytest.raises(gr.Error, match="N must be between") as e:
+        pg.ddpm_reset(None, "moons", 3, *DDPM_HP[2:])
+    assert e.value.print_exception is False
+    box = pg.vae_reset(None, *VAE_HP)[-1]
+    box.vae.updates = toy.CAP
+    with pytest.raises(gr.Error, match="Reset") as e:
+        pg.vae_step(box, 1, *VAE_HP)
+    assert e.value.print_exception is False
+
+
+async def collect(agen, n: int | None = None, seconds: float = 30) -> list:
+    out, t0 = [], time.monotonic()
+    try:
+        async for o in agen:
+            out.append(o)
+            if (n and len(out) >= n) or time.monotonic() - t0 > seconds:
+                break
+    finally:
+        await agen.aclose()
+    return out
+
+
+def wait_idle(seconds: float = 2) -> bool:
+    t0 = time.monotonic()
+    while pg.POOL.active and time.monotonic() - t0 < seconds:
+        time.sleep(0.01)
+    return pg.POOL.active == 0
 
 
 def test_tab_play_streams_and_stops_at_the_cap(monkeypatch):
@@ -279,30 +351,104 @@ def test_tab_play_streams_and_stops_at_the_cap(monkeypatch):
     monkeypatch.setattr(pg, "TEXT_EVERY", 0.0)
     box = pg.vae_reset(None, *VAE_HP)[-1]
     box.vae.updates = toy.CAP - 12
-    frames = list(pg.vae_play(box, *VAE_HP))
+    frames = run_async(collect(pg.vae_play(box, *VAE_HP)))
     assert box.vae.updates == toy.CAP
-    assert [f[2] for f in frames] == [toy.CAP - 7, toy.CAP - 2, toy.CAP, toy.CAP]
-    assert "cap" in frames[-1][1] and "cap" not in frames[-2][1]
-    assert all(f[0].startswith("<div") for f in frames)  # the view goes out with every frame
+    counts = [f[OUT["count"]] for f in frames if isinstance(f[OUT["count"]], int)]
+    assert counts[0] == toy.CAP - 12 and counts[-1] == toy.CAP and counts == sorted(counts)
+    assert "cap" in frames[-1][OUT["numbers"]]
+    assert all(isinstance(f[OUT["view"]], str) for f in frames)  # the view goes out with every frame
+    assert wait_idle()
 
 
 def test_tab_play_throttles_text_but_not_the_view(monkeypatch):
     monkeypatch.setattr(pg, "FPS", 1000)
     monkeypatch.setattr(pg, "TEXT_EVERY", 1e9)  # text only with the first frame
     box = pg.gan_reset(None, *GAN_HP)[-1]
-    play = pg.gan_play(box, *GAN_HP)
-    frames = [next(play) for _ in range(4)]
-    play.close()
-    assert len({f[0] for f in frames}) == 4  # a new view each frame
-    assert isinstance(frames[0][3], int) and all(not isinstance(f[3], int) for f in frames[1:])
+    frames = run_async(collect(pg.gan_play(box, *GAN_HP), 4))
+    assert len({f[OUT["view"]] for f in frames}) == 4  # a new view each frame
+    assert isinstance(frames[0][OUT["numbers"]], str)
+    assert all(not isinstance(f[OUT["numbers"]], str) for f in frames[1:])  # gr.skip(): unchanged
+
+
+def test_a_play_message_carries_every_frame_since_the_last(monkeypatch):
+    monkeypatch.setattr(pg, "FPS", 50)
+    monkeypatch.setattr(pg, "MESSAGE_EVERY", 0.3)
+    box = pg.gan_reset(None, *GAN_HP)[-1]
+    t0 = time.monotonic()
+    msgs = run_async(collect(pg.gan_play(box, *GAN_HP), 4))
+    dt = time.monotonic() - t0
+    films = [json.loads(m[OUT["view"]]) for m in msgs]
+    assert len(films[0]["frames"]) == 1  # the first frame goes out at once, alone
+    assert all(len(f["frames"]) > 1 for f in films[1:])  # then several frames a message, painted one by one
+    assert all(f["frames"][0]["panels"] and 1 <= f["fps"] <= 50 for f in films)
+    assert len({f["play"] for f in films}) == 1 and dt >= 3 * 0.3 - 0.05  # one Play; messages MESSAGE_EVERY apart
+    assert msgs[0][-1] is box and all(not isinstance(m[-1], pg.Playground) for m in msgs[1:])  # the state once
+    counts = [m[OUT["count"]] for m in msgs]
+    assert all(isinstance(c, int) for c in counts) and counts == sorted(counts)
+    assert wait_idle()
+
+
+def test_feed_keeps_the_latest_frames_and_merges_the_rest(monkeypatch):
+    monkeypatch.setattr(pg, "FPS", 10)
+    monkeypatch.setattr(pg, "MESSAGE_EVERY", 0.5)  # keeps 2 * 10 * 0.5 = 10 views
+    feed = pg.Feed()
+    for i in range(25):
+        feed.put({"view": f"{{\"i\":{i}}}", "count": i, **({"numbers": "n"} if i == 3 else {})})
+    parts = feed.take()
+    assert [json.loads(v)["i"] for v in parts["views"]] == list(range(15, 25))  # older views dropped
+    assert parts["count"] == 24 and parts["numbers"] == "n" and 1 <= parts["fps"] <= 10
+    assert not feed.pending and feed.take() == {}
+    film = json.loads(pg._film(dict(parts), 7)["view"])
+    assert [f["i"] for f in film["frames"]] == list(range(15, 25)) and film["play"] == 7
+
+
+def test_closing_a_play_cancels_its_pool_job():
+    box = pg.ddpm_reset(None, *DDPM_HP)[-1]
+    agen = pg.ddpm_play(box, *DDPM_HP)
+
+    async def two_then_close():
+        await agen.__anext__()
+        await agen.__anext__()
+        assert pg.POOL.active == 1  # the job trains while the handler waits
+        await agen.aclose()  # what Gradio does on Pause (cancels=) or when the page goes away
+    run_async(two_then_close())
+    assert wait_idle()
+    n = box.ddpm.updates
+    time.sleep(0.2)
+    assert box.ddpm.updates == n  # no slice ran after the cancel
+
+
+def test_play_and_step_buttons_never_update_at_once():
+    box = pg.gan_reset(None, *GAN_HP)[-1]
+
+    async def play_while_stepping():
+        agen = pg.gan_play(box, *GAN_HP)
+        await agen.__anext__()
+        for _ in range(5):
+            await asyncio.to_thread(pg.gan_d_step, box, *GAN_HP)  # holds the session's lock: Play's slices wait
+            await asyncio.sleep(0.01)
+        await agen.aclose()
+    run_async(play_while_stepping())
+    assert wait_idle()
+    assert box.gan.updates == len(box.gan.history)  # every update recorded once: no interleaved half-steps
+
+
+def test_play_with_bad_settings_is_a_user_error():
+    with pytest.raises(gr.Error, match="'k' needs a whole number"):
+        run_async(collect(pg.gan_play(None, *GAN_HP[:7], "x", *GAN_HP[8:])))
+    with pytest.raises(gr.Error, match="Draw some points"):  # raised in the pool job, reported by the handler
+        run_async(collect(pg.gan_play(pg.Playground(), "drawn", *GAN_HP[1:])))
+    assert wait_idle()
 
 
 def test_tab_ddpm_sample_animates_down_to_zero(monkeypatch):
     monkeypatch.setattr(pg, "FPS", 1000)
     box = pg.ddpm_step(None, 10, *DDPM_HP)[-1]
-    frames = list(pg.ddpm_sample(box, *DDPM_HP))
-    ts = [f[-1] for f in frames]
-    assert ts[0] == 50 and ts[-1] == 0 and ts == sorted(ts, reverse=True)
+    frames = run_async(collect(pg.ddpm_sample(box, *DDPM_HP)))
+    ts = [f[-1] for f in frames]  # the t of each message's last frame
+    assert ts[-1] == 0 and ts == sorted(ts, reverse=True)
+    films = [json.loads(f[OUT["view"]])["frames"] for f in frames]
+    assert sum(map(len, films)) == 51  # every t from T = 50 down to 0 shown once, in films of one or more frames
     assert box.ddpm.updates == 10  # sampling does not train
 
 
@@ -313,7 +459,7 @@ def test_tab_drawing_feeds_the_models():
     box = pg.draw_edit(box, 0.1, "ring")[-1]
     assert len(box.points) == 24
     frame = pg.vae_step(box, 1, "drawn", *VAE_HP[1:])
-    assert box.vae.data.name == "drawn" and frame[2] == 1
+    assert box.vae.data.name == "drawn" and frame[OUT["count"]] == 1
     box = pg.draw_edit(box, 0.1, "undo")[-1]
     pg.vae_step(box, 1, "drawn", *VAE_HP[1:])
     assert box.vae.updates == 1  # the drawing changed: a new model

@@ -21,12 +21,22 @@ from gradio import processing_utils
 from gen import data, hub
 from gen.cache import SharedCache
 from gen.images import upscale
+from gen.work import FairPool
 
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion"}
+DATASET = "MNIST"  # every tab opens on it
+# Test images are numbered 0 … LAST_TEST in every tab; a number past either end is clamped (data.test_index).
+LAST_TEST = min(data.test_count(d) for d in DATASETS.values()) - 1
 NONE = "none"  # a class picker's "no class": the unconditional model
 # Results that are pure functions of their inputs (a seed's sample grid, DDPM vs DDIM, the guidance row, the Compare
 # grids) are computed once and shared by every visitor; at most this many bytes of them are kept (LRU).
 RESULTS = SharedCache(max_bytes=64 * 2**20)
+# Lanes: events that cost seconds of CPU (a DDPM chain stepped by hand, sample grids, Compare) share one queue with
+# one worker per core; every other event keeps its own queue and never waits behind them. Play streams are neither:
+# they wait on gen.work's fair pool, which computes their frames (see ddpm_tab and playground_tab).
+# The worker threads (one per core) that compute ahead for every Play stream, sharing the CPU fairly among them.
+POOL = FairPool()
+HEAVY = dict(concurrency_id="heavy", concurrency_limit=max(1, min(4, os.cpu_count() or 1)))
 
 
 def class_choices(ds: str) -> list[tuple[str, str]]:
@@ -41,10 +51,24 @@ CSS = """
 .numbers { font-family: ui-monospace, monospace; font-size: 1.05rem; }
 .banner { border-left: 6px solid #d33; padding-left: .6rem; }
 /* Presentation mode: a projector at 1280x720 seen from the back row. Bigger text, no intros, more contrast. */
-body.present { --text-md: 20px; --text-lg: 22px; --text-sm: 18px; --text-xs: 16px; --block-label-text-size: 17px; }
+body.present { --text-md: 20px; --text-lg: 22px; --text-sm: 18px; --text-xs: 16px; --block-label-text-size: 20px;
+               --block-info-text-size: 20px; --layout-gap: 10px; }
 body.present .intro { display: none !important; }
 body.present .crisp img { filter: contrast(1.2); }
-body.present .numbers { font-size: 1.25rem; }
+/* The live numbers beside the equations (Algorithm 2's update, the ELBO terms, D(x)): 24 px, 1.5x the former 16 */
+body.present .numbers, body.present .numbers :is(.prose, p, li, td, th, b, strong, em, span) {
+  font-family: ui-monospace, monospace; font-size: 24px !important; line-height: 1.3; }
+body.present [data-testid=block-label] { white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+  max-width: 75%; }
+body.present #ddpm-chain figcaption { font-size: 20px; }
+body.present #ddpm-chain .cfg-grid { grid-template-columns: 150px 150px; width: 306px; height: auto; }
+body.present #ddpm-chain .cfg-grid img { width: 120px; height: 120px; }
+body.present #ddpm-chain :is(.cfg-grid span, .cfg-eq) { font-size: 16px; }
+/* Compact controls: a radio group (the dataset picker, a path, a schedule) on one line, label beside choices */
+body.present fieldset.block:has(input[type=radio]) { display: flex; flex-wrap: wrap; align-items: center;
+  column-gap: .6rem; row-gap: 4px; padding: 6px 10px; }
+body.present fieldset.block:has(input[type=radio]) > span[data-testid=block-info] { margin: 0; }
+body.present fieldset.block:has(input[type=radio]) label { padding: 2px 10px; }
 body.present .gradio-container { max-width: 100% !important; padding-top: 0 !important; }
 """
 

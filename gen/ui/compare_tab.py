@@ -7,7 +7,8 @@ import numpy as np
 from gen import compare, data, hub
 from gen.cache import shared
 from gen.images import grid
-from gen.ui.common import DATASETS, NONE, RESULTS, class_choices, image, missing
+from gen.ui import links
+from gen.ui.common import DATASET, DATASETS, HEAVY, NONE, RESULTS, class_choices, image, missing
 
 N = 16  # samples per family: a 4x4 grid
 CELL, SCALE = 30, 3  # a grid cell is 28 px + 2 px padding; grids are shown upscaled 3x
@@ -59,9 +60,9 @@ def neighbours(ds: str, samples: dict, family: str, evt: gr.SelectData):
     nb = compare.nearest_training(sample, DATASETS[ds])
     train, _ = data.train_sample(DATASETS[ds])
     strip = np.concatenate([sample[None], train[nb.index]])
-    verdict = ("**a near copy** of a training image" if nb.distance[0] < 0.5 * nb.typical else
-               "**new**: as far from the training set as real test images are"
-               if nb.distance[0] > 0.8 * nb.typical else "close to a training image, but not a copy")
+    verdict = {"copy": "**a near copy** of a training image",
+               "new": "**new**: as far from the training set as real test images are",
+               "close": "close to a training image, but not a copy"}[compare.memorisation(nb)]
     md = (f"{family} sample {row * 4 + col}: nearest training images at pixel distances "
           f"{', '.join(f'{d:.0f}' for d in nb.distance)}. Real test images lie a median {nb.typical:.0f} "
           f"from their nearest training image. Verdict: {verdict}.")
@@ -91,9 +92,9 @@ def build(demo: gr.Blocks) -> None:
     gr.Markdown(missing([p.format(d) for p in compare.FAMILIES.values() for d in DATASETS.values()]),
                 elem_classes="banner")
     with gr.Row():
-        ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset")
-        seed = gr.Number(0, label="seed", precision=0, minimum=0)
-        cls = gr.Dropdown(class_choices("MNIST"), value=NONE,
+        ds = gr.Radio(list(DATASETS), value=DATASET, label="Dataset", elem_id="compare-dataset")
+        seed = gr.Number(0, label="seed", precision=0, minimum=0, elem_id="compare-seed")
+        cls = gr.Dropdown(class_choices(DATASET), value=NONE,
                           label="class y (conditional models)", elem_id="compare-class")
         go = gr.Button("Sample 16 from each, timed", variant="primary")
     outs, grids = [], {}
@@ -110,10 +111,13 @@ def build(demo: gr.Blocks) -> None:
                           elem_classes="crisp", interactive=False, height=160)
         nn_md = gr.Markdown()
     gr.Markdown(PROS_CONS)
-    go.click(run, [ds, seed, cls], [*outs, samples], api_name="compare_sample")
-    ds.change(lambda d: gr.Dropdown(choices=class_choices(d)), ds, cls, api_name=False).then(
-        run, [ds, seed, cls], [*outs, samples], api_name=False)
-    cls.change(run, [ds, seed, cls], [*outs, samples], api_name=False)
+    go.click(run, [ds, seed, cls], [*outs, samples], api_name="compare_sample", **HEAVY)
+    # .input, not .change: values set by a lecture link are drawn once, by the first view below
+    ds.input(lambda d: gr.Dropdown(choices=class_choices(d)), ds, cls, api_name=False).then(
+        run, [ds, seed, cls], [*outs, samples], api_name=False, **HEAVY)
+    cls.input(run, [ds, seed, cls], [*outs, samples], api_name=False, **HEAVY)
     for family, g in grids.items():
         g.select(_on_select(family), [ds, samples], [nn_img, nn_md], api_name=False)
-    demo.load(run, [ds, seed, cls], [*outs, samples], api_name=False)
+    links.on_load("compare", lambda d: gr.Dropdown(choices=class_choices(d)), ds, cls, api_name=False)
+    links.on_load("compare", run, [ds, seed, cls], [*outs, samples], api_name=False, **HEAVY)
+    links.register("compare", ds=ds, seed=seed, y=cls)

@@ -1,8 +1,12 @@
 """The DDPM tab: the forward noising process and the reverse denoising chain, step by step."""
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -11,10 +15,26 @@ import torch
 
 from gen import data, diffusion, hub
 from gen.cache import shared
+from gen.chain import Chain, Films, Shot, key
 from gen.images import data_url, grid, pixel_diversity, preprocess, to_float, to_uint8
-from gen.ui.common import DATASETS, NONE, RESULTS, class_choices, friendly, image, missing, model, readable_upload
+from gen.ui import links
+from gen.ui.common import (
+    DATASET,
+    DATASETS,
+    HEAVY,
+    LAST_TEST,
+    NONE,
+    POOL,
+    RESULTS,
+    class_choices,
+    friendly,
+    image,
+    missing,
+    model,
+    readable_upload,
+)
 
-STRIP_T = [0, 50, 100, 200, 300, 400, 500, 700, 1000]
+STRIP = (0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1)  # the forward strip shows x_t at these fractions of T
 FILM_EVERY = 50  # the filmstrip keeps x_t every this many steps
 
 
@@ -48,32 +68,51 @@ def _x0(ds: str, index: float, upload) -> torch.Tensor:
     if upload is not None:
         return to_float(preprocess(upload).image[None], signed=True)
     x, _ = data.test_sample(DATASETS[ds])
-    return to_float(x[int(index) % len(x)][None], signed=True)
+    return to_float(x[data.test_index(DATASETS[ds], index)][None], signed=True)
 
 
 def _show(x: torch.Tensor, size: int = 224) -> np.ndarray:
     return image(to_uint8(x, signed=True)[0], size)
 
 
-def _schedule_plot(sch_name: str, t: int) -> pd.DataFrame:
+def _T(ds: str) -> int:
+    """T of the dataset's diffusion model: the forward process runs t = 0 … T as the model was trained."""
+    try:
+        return _model(ds).T
+    except gr.Error:  # the model is missing (the banner says so): the schedules' own T
+        return diffusion.make_schedule("linear").T
+
+
+def _strip_t(T: int) -> list[int]:
+    return [round(f * T) for f in STRIP]
+
+
+@lru_cache(maxsize=4)
+def _schedule_curves(T: int) -> list[tuple[int, float, str]]:
     rows = []
     for name in ("linear", "cosine"):
-        s = diffusion.make_schedule(name)
-        for tt in range(0, s.T + 1, 10):
+        s = diffusion.make_schedule(name, T)
+        for tt in range(0, T + 1, max(1, T // 100)):
             rows += [(tt, float(s.alpha_bar[tt]), f"ᾱ_t {name}"), (tt, float(s.beta[tt]) * 20, f"20·β_t {name}")]
-    rows += [(t, 0.0, "current t"), (t, 1.0, "current t")]
+    return rows
+
+
+def _schedule_plot(sch: diffusion.Schedule, t: int) -> pd.DataFrame:
+    """Both schedules' ᾱ_t and β_t over t = 0 … T, and the current t: a line up to ᾱ_t of the schedule in use."""
+    rows = _schedule_curves(sch.T) + [(t, 0.0, "current t"), (t, float(sch.alpha_bar[t]), "current t")]
     return pd.DataFrame(rows, columns=["t", "value", "curve"])
 
 
 @friendly
 def forward(ds: str, index: float, upload, sch_name: str, t: float, seed: float):
     """x_t from the closed form q(x_t | x_0), with every number of the equation."""
-    t = int(t)
-    sch = diffusion.make_schedule(sch_name)
+    T = _T(ds)
+    t = min(max(int(t), 0), T)
+    sch = diffusion.make_schedule(sch_name, T)
     x0 = _x0(ds, index, upload)
     eps = diffusion.noise(tuple(x0.shape), int(seed))
     x_t = diffusion.q_sample(x0, t, eps, sch)
-    strip = torch.cat([diffusion.q_sample(x0, s, eps, sch) for s in STRIP_T])
+    strip = torch.cat([diffusion.q_sample(x0, s, eps, sch) for s in _strip_t(T)])
     ab = float(sch.alpha_bar[t])
     centres, density, normal = diffusion.pixel_histogram(x_t)
     hist = pd.DataFrame({"pixel value": centres * 2, "density": density + normal,
@@ -83,15 +122,15 @@ def forward(ds: str, index: float, upload, sch_name: str, t: float, seed: float)
           f"√ᾱ_t = **{ab ** 0.5:.4f}**, √(1 − ᾱ_t) = **{(1 - ab) ** 0.5:.4f}**  \n"
           f"SNR = ᾱ_t / (1 − ᾱ_t) = **{sch.snr(t):.4g}**  \n"
           f"pixels of x_t: mean {x_t.mean():.3f}, std {x_t.std():.3f} (→ 0 and 1 as t → T)")
-    return (_show(x_t), _show(eps), md, image(grid(to_uint8(strip, signed=True), len(STRIP_T), pad=1), 9 * 84),
-            hist, _schedule_plot(sch_name, t), {"x": x_t, "t": t, "x0": x0})
+    return (_show(x_t), _show(eps), md, image(grid(to_uint8(strip, signed=True), len(STRIP), pad=1), 9 * 84),
+            hist, _schedule_plot(sch, t), {"x": x_t, "t": t, "x0": x0, "T": T})
 
 
 def q_steps(state: dict | None, sch_name: str, n: int, seed: float):
     """Apply q(x_t | x_{t-1}) n times from the current x_t: the chain, one step at a time."""
     if not state:
         raise gr.Error("Pick an image first (it starts the chain at the shown t).")
-    sch = diffusion.make_schedule(sch_name)
+    sch = diffusion.make_schedule(sch_name, state["T"])
     x, t = state["x"], state["t"]
     for _ in range(int(n)):
         if t >= sch.T:
@@ -106,17 +145,32 @@ def q_steps(state: dict | None, sch_name: str, n: int, seed: float):
     return _show(x), md, {**state, "x": x, "t": t}, t
 
 
+# ---- lecture links (gen/ui/links.py): ?tab=ddpm&ds=fashion&seed=42&t=500, or &view=forward&ft=300 ------------------
+CHAIN_T_JS = "document.querySelector('#ddpm-chain #ddpm-t')?.textContent"  # the t the chain on screen has reached
+
+
 # ---- reverse process ------------------------------------------------------------------------
-# The chain view is a small player in the browser: every reverse event sends frames (x_t, eps_theta,
-# x0_hat, Algorithm 2's numbers, t, the filmstrip) as inline 28 px PNGs. Reset/Step/Jump send one still;
-# Play sends them CHUNK at a time and the page paints PLAY_FPS a second. One message per frame would cap
-# the animation at Gradio's per-message rate (about 12 a second on 2 cores, measured), not at the model's.
-PLAY_FPS, CHUNK = 25, 8
+# The chain view is a small player in the browser (assets/ddpm_player.*): every reverse event sends frames (x_t,
+# eps_theta, x0_hat, Algorithm 2's numbers, t, the filmstrip) as inline 28 px PNGs and the page paints them PLAY_FPS
+# a second. Reset, Step and Jump send one still. Play watches a gen.chain.Film: its frames are computed ahead by the
+# shared pool (once per distinct chain, however many students watch it) and sent as they come, so a Play costs CPU,
+# not a worker for the length of the animation. Each chain button first stops the animation and reports the t on
+# screen (`shown`), so Pause, Step, Jump and Play go on from the frame the visitor sees.
+PLAY_FPS = 25
+# s between two messages of a Play stream, each carrying the frames computed since the last one (the first goes at
+# once): a message costs the server ~10-20 ms whatever it carries, and 40 students share 2 cores
+SEND_EVERY = 0.4
+MAX_CHUNK = 50  # frames per message at most: a finished film is not sent as one 1 MB message
+FILMS = Films(POOL, max_bytes=32 * 2**20)  # finished films kept for the next viewer: a few MB each at most
 
 ASSETS = Path(__file__).parent / "assets"
 CHAIN_HTML = (ASSETS / "ddpm_player.html").read_text().replace("{film_every}", str(FILM_EVERY))
 CHAIN_CSS = (ASSETS / "ddpm_player.css").read_text()
 CHAIN_JS = (ASSETS / "ddpm_player.js").read_text()  # paints the frames that the events below send
+# A chain button's first act, in the page: stop the animation where it is and report the t on screen.
+STOP_JS = ("() => { window.dispatchEvent(new Event('ddpm-stop')); "
+           "return +document.querySelector('#ddpm-t').textContent; }")
+PLAYING: dict[str, str] = {}  # session -> its latest Play stream: a second Play ends the first
 
 
 def _numbers(step: diffusion.Step, sch: diffusion.Schedule, var: str, guided: bool = False) -> str:
@@ -137,8 +191,8 @@ def _png(x: torch.Tensor) -> str:
     return data_url(to_uint8(x, signed=True)[0])  # to_uint8 clamps to [-1, 1] already
 
 
-def _film(state: dict) -> str:
-    return data_url(grid(np.stack(state["film"]), len(state["film"]), pad=1))
+def _film(strip) -> str:
+    return data_url(grid(np.stack(strip), len(strip), pad=1))
 
 
 def _cfg(g: diffusion.Guided, y: int) -> str:
@@ -157,8 +211,8 @@ def _frame(step: diffusion.Step, sch: diffusion.Schedule, var: str, eps: diffusi
     return f
 
 
-def _still(state: dict) -> dict:
-    return {"frames": [{**state["frame"], "film": _film(state)}], "fps": 0}
+def _still(c: Chain) -> dict:
+    return {"frames": [{**c.frame, "film": _film(c.strip)}], "fps": 0}
 
 
 def reset(ds: str, seed: float, cls: str | None = NONE, w: float = 1.0):
@@ -168,67 +222,107 @@ def reset(ds: str, seed: float, cls: str | None = NONE, w: float = 1.0):
     x_T = diffusion.noise((1, 1, 28, 28), int(seed))
     frame = {"t": m.T, "x_t": _png(x_T), "eps": None, "x0_hat": None,
              "numbers": f"x_T ~ N(0, I), seed {int(seed)}: press Step or Play."}
-    state = {"x": x_T, "t": m.T, "seed": int(seed), "ds": ds, "film": [to_uint8(x_T, signed=True)[0]],
-             "frame": frame}
-    return _still(state), state
+    c = Chain(ds, int(seed), m.T, x_T, (to_uint8(x_T, signed=True)[0],), frame)
+    return _still(c), c
 
 
-def _run(state: dict, n: int, var: str, every: int = 1, cls: str | None = NONE, w: float = 1.0):
-    """Advance the chain by up to n steps (toward class `cls` with guidance w, if any); yields (frame, state) every
-    `every` steps and at the end. A frame carries the filmstrip when it changed since the last frame."""
-    m, sch = _eps(state["ds"], cls, w, 1)
-    if state["t"] <= 0:
-        raise gr.Error("The chain has reached x_0: press Reset for a new x_T.")
-    stop = max(0, state["t"] - int(n))
-    film_changed = False
-    for step in diffusion.sample_steps(m, sch, state["x"], state["seed"], t_start=state["t"], var=var):
-        state = {**state, "x": step.prev_sample, "t": step.t - 1}
-        if state["t"] % FILM_EVERY == 0:
-            state["film"] = state["film"] + [to_uint8(step.prev_sample, signed=True)[0]]
-            film_changed = True
-        if state["t"] == stop or (state["t"] - stop) % every == 0:
-            state["frame"] = frame = _frame(step, sch, var, m)
-            yield ({**frame, "film": _film(state)} if film_changed else frame), state
-            film_changed = False
-        if state["t"] == stop:
+def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: float, stop: int = 0) -> Iterator[Shot]:
+    """Algorithm 2 from the chain's x_t down to t = stop (toward class `cls` with guidance w, if any): a Shot every
+    `every` steps and at `stop`. `strip` is extended with x_t every FILM_EVERY steps; a shot's view carries the
+    filmstrip when it changed since the previous shot."""
+    m, sch = _eps(c.ds, cls, w, 1)
+    changed = False
+    for step in diffusion.sample_steps(m, sch, c.x, c.seed, t_start=c.t, var=var):
+        t = step.t - 1
+        if t % FILM_EVERY == 0:
+            strip.append(to_uint8(step.prev_sample, signed=True)[0])
+            changed = True
+        if t % every == 0 or t == stop:
+            view = _frame(step, sch, var, m)
+            if changed:
+                view["film"], changed = _film(strip), False
+            yield Shot(t, step.prev_sample, len(strip), view)
+        if t == stop:
             return
 
 
-def step_n(state: dict, n: float, var: str, cls: str | None = NONE, w: float = 1.0):
-    """Step the reverse chain n steps (1, 10, 100) and show the last one."""
-    *_, (_, state) = _run(_need(state), int(n), var, 10 ** 9, cls, w)
-    return _still(state), state
+def _need(c: Chain | None) -> Chain:
+    if not c:
+        raise gr.Error("Press Reset to draw x_T first.", print_exception=False)
+    return c
 
 
-def play(state: dict, var: str, every: float, cls: str | None = NONE, w: float = 1.0):
-    """Stream the chain, a frame every `every` steps, until t = 0 or Pause. The server keeps about one chunk
-    ahead of what the page has painted, so Pause stops close to the frame on screen."""
-    start, sent, chunk = time.monotonic(), 0, []
-    for frame, st in _run(_need(state), 10 ** 9, var, int(every), cls, w):
-        chunk.append(frame)
-        if len(chunk) == CHUNK or st["t"] == 0:
-            yield {"frames": chunk, "fps": PLAY_FPS}, st
-            sent, chunk = sent + len(chunk), []
-            time.sleep(max(0.0, start + (sent - CHUNK) / PLAY_FPS - time.monotonic()))
+def _on_screen(c: Chain | None, shown: float | None) -> Chain:
+    """The chain at the frame the visitor sees: a Play computes (and sends) frames ahead of the animation."""
+    c = _need(c)
+    if shown is None or c.film is None or int(shown) == c.t:
+        return c
+    if int(shown) == c.film.start.t:
+        return c.film.start
+    i = c.film.find(int(shown))
+    return c.film.at(i) if i is not None else c
 
 
-def pause(state: dict | None):
-    """After Play is cancelled: show where the chain really is (the last frame sent)."""
-    return _still(_need(state))
+def _live(c: Chain) -> Chain:
+    if c.t <= 0:
+        raise gr.Error("The chain has reached x_0: press Reset for a new x_T.", print_exception=False)
+    return c
 
 
-def jump(state: dict, target: float, var: str, cls: str | None = NONE, w: float = 1.0):
+def step_n(c: Chain | None, n: float, var: str, cls: str | None = NONE, w: float = 1.0, shown: float | None = None):
+    """Step the reverse chain n steps (1, 10, 100) from the frame on screen and show the last one."""
+    c = _live(_on_screen(c, shown))
+    strip = list(c.strip)
+    *_, last = _shots(c, strip, var, 10 ** 9, cls, w, stop=max(0, c.t - int(n)))
+    c = Chain(c.ds, c.seed, last.t, last.x, tuple(strip), last.view)
+    return _still(c), c
+
+
+def jump(c: Chain | None, target: float, var: str, cls: str | None = NONE, w: float = 1.0,
+         shown: float | None = None):
     """Run the chain down to t = target."""
-    state = _need(state)
-    if int(target) >= state["t"]:
-        raise gr.Error(f"The chain only runs downward: pick a t below the current t = {state['t']}.")
-    return step_n(state, state["t"] - int(target), var, cls, w)
+    c = _on_screen(c, shown)
+    if int(target) >= c.t:
+        raise gr.Error(f"The chain only runs downward: pick a t below the current t = {c.t}.", print_exception=False)
+    return step_n(c, c.t - int(target), var, cls, w)
 
 
-def _need(state: dict | None) -> dict:
-    if not state:
-        raise gr.Error("Press Reset to draw x_T first.")
-    return state
+def pause(c: Chain | None, shown: float | None = None):
+    """After the animation stopped: the chain at the frame on screen."""
+    c = _on_screen(c, shown)
+    return _still(c), c
+
+
+async def play(c: Chain | None, var: str, every: float, cls: str | None = NONE, w: float = 1.0,
+               shown: float | None = None, request: gr.Request | None = None):
+    """Stream the chain from the frame on screen down to x_0, a frame every `every` steps. The frames come from a
+    shared Film computed ahead by the pool; this only forwards them, and stops the film when nobody watches."""
+    c = _live(_on_screen(c, shown))
+    params = (var, int(every), cls if cls not in (None, "") else NONE, float(w))
+    base = c.film.start if c.film is not None and c.film.key == key(c.film.start, *params) else c
+    film = FILMS.watch(key(base, *params), base, lambda f: _shots(base, f.strip, params[0], params[1], cls, w))
+    play_id, i = f"{id(film):x}-{time.monotonic_ns():x}", 0
+    session = getattr(request, "session_hash", None) or play_id
+    PLAYING[session] = play_id
+    try:
+        while PLAYING.get(session) == play_id:
+            while i < len(film.shots) and film.shots[i].t >= c.t:
+                i += 1  # frames the visitor has already seen (the film started higher up)
+            new = film.shots[i:i + MAX_CHUNK]
+            if new:
+                i += len(new)
+                yield {"frames": [s.view for s in new], "fps": PLAY_FPS, "play": play_id}, film.at(i - 1)
+                await asyncio.sleep(SEND_EVERY)
+            elif film.error is not None:
+                raise gr.Error(f"The chain failed: {film.error}", print_exception=False)
+            elif film.job.done:
+                return
+            else:
+                await asyncio.sleep(0.02)
+    finally:
+        FILMS.leave(film)
+        if PLAYING.get(session) == play_id:
+            del PLAYING[session]
 
 
 @shared(RESULTS)
@@ -289,128 +383,175 @@ def guidance_row(ds: str, cls: str | None, seed: float, S: float = 50):
 
 
 INTRO = """### Denoising diffusion (DDPM, Ho et al. 2020)
-**Forward:** add a little Gaussian noise T = 1000 times, q(x_t | x_{t−1}) = N(√(1 − β_t) x_{t−1}, β_t I), until x_T is
-pure noise. **Reverse:** a U-Net ε_θ(x_t, t) learned to predict the noise (L_simple = E‖ε − ε_θ(√ᾱ_t x_0 +
-√(1 − ᾱ_t) ε, t)‖²), and Algorithm 2 removes it one step at a time.
+**Forward:** add a little Gaussian noise T times (T = {T} here), q(x_t | x_{{t−1}}) = N(√(1 − β_t) x_{{t−1}}, β_t I),
+until x_T is pure noise. **Reverse:** a U-Net ε_θ(x_t, t) learned to predict the noise (L_simple = E‖ε −
+ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²), and Algorithm 2 removes it one step at a time.
 """
+GUIDANCE = ("**Classifier-free guidance** (Ho & Salimans 2022): one U-Net learned both ε_θ(x_t, t, y) and, with the "
+            "label dropped, ε_θ(x_t, t, ∅). Sampling uses ε̃ = (1 + w) ε_θ(x_t, t, y) − w ε_θ(x_t, t, ∅): w > 0 "
+            "pushes past the conditional model, away from the unconditional one. Pick a class above; each row below "
+            "starts from the same x_T.")
 
 
-def build(demo: gr.Blocks) -> None:
-    gr.Markdown(missing(hub.generators("ddpm")), elem_classes="banner")
+def first_chain(names: set, ds: str, seed: float, cls: str | None, w: float, target: float, var: str):
+    """The chain on page open: x_T from the seed; run down to t when a lecture link names one (?tab=ddpm&t=500)."""
+    view, c = reset(ds, seed, cls, w)
+    return jump(c, target, var, cls, w) if "t" in names and int(target) < c.t else (view, c)
+
+
+def _button(label: str, **kw) -> gr.Button:
+    return gr.Button(label, size="md", min_width=kw.pop("min_width", 70), **kw)
+
+
+def _image(label: str, **kw) -> gr.Image:
+    return gr.Image(label=label, format="png", elem_classes="crisp", interactive=False, **kw)
+
+
+def _controls(v: SimpleNamespace) -> None:
     with gr.Row(equal_height=True):
-        ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset (all views)", scale=2)
-        cls = gr.Dropdown(class_choices("MNIST"), value=NONE, label="class y (classifier-free guidance)",
-                          elem_id="ddpm-class", scale=2)
-        w = gr.Slider(-1, 8, hub.REGISTRY[_name("MNIST", True)].guidance, step=0.5, elem_id="ddpm-w", scale=2,
-                      label="guidance w (0: conditional, −1: unconditional)")
+        v.ds = gr.Radio(list(DATASETS), value=DATASET, label="Dataset (all views)", scale=2)
+        v.cls = gr.Dropdown(class_choices(DATASET), value=NONE, label="class y (classifier-free guidance)",
+                            elem_id="ddpm-class", scale=2)
+        v.w = gr.Slider(-1, 8, hub.REGISTRY[_name(DATASET, True)].guidance, step=0.5, elem_id="ddpm-w", scale=2,
+                        label="guidance w (0: conditional, −1: unconditional)")
+
+
+def _reverse(v: SimpleNamespace) -> None:
     with gr.Tab("Reverse: denoise step by step"):
         with gr.Row():
-            with gr.Column(scale=1, min_width=280):
-                seed = gr.Number(0, label="seed of x_T", precision=0, minimum=0, min_width=90)
-                with gr.Row():
-                    reset_b = gr.Button("Reset x_T", size="md", min_width=90)
-                    play_b = gr.Button("▶ Play", variant="primary", elem_id="ddpm-play", size="md", min_width=90)
-                    pause_b = gr.Button("Pause", variant="stop", elem_id="ddpm-pause", size="md", min_width=90)
-                with gr.Row():
-                    s1 = gr.Button("Step 1", size="md", min_width=70, elem_id="ddpm-step1")
-                    s10 = gr.Button("Step 10", size="md", min_width=70)
-                    s100 = gr.Button("Step 100", size="md", min_width=70)
-                with gr.Row():
-                    target = gr.Number(500, label="jump to t", precision=0, minimum=0, maximum=999, min_width=90)
-                    jump_b = gr.Button("Jump", size="md", min_width=70)
-                var = gr.Radio([("β_t", "beta"), ("β̃_t", "beta_tilde")], value="beta", label="σ_t² =")
-                every = gr.Radio([1, 5, 10, 25], value=5, label="Play: steps per frame", elem_id="ddpm-every")
+            _chain_buttons(v)
             with gr.Column(scale=3):
-                view = gr.HTML(None, html_template=CHAIN_HTML, css_template=CHAIN_CSS, js_on_load=CHAIN_JS,
-                               elem_id="ddpm-chain", padding=False)
-        chain = gr.State(None)
-        gr.Markdown(INTRO, elem_classes="intro")
-    with gr.Tab("Forward: add noise"):
+                v.view = gr.HTML(None, html_template=CHAIN_HTML, css_template=CHAIN_CSS, js_on_load=CHAIN_JS,
+                                 elem_id="ddpm-chain", padding=False)
+        gr.Markdown(INTRO.format(T=v.T), elem_classes="intro")
+        v.chain = gr.State(None)  # inside the tab: a component between two tabs would split their tab bar
+        v.shown = gr.Number(None, visible=False)  # the t on screen when a chain button was pressed (STOP_JS)
+
+
+def _chain_buttons(v: SimpleNamespace) -> None:
+    with gr.Column(scale=1, min_width=280):
+        v.seed = gr.Number(0, label="seed of x_T", precision=0, minimum=0, min_width=90)
+        with gr.Row():
+            v.reset = _button("Reset x_T", min_width=90)
+            v.play = _button("▶ Play", variant="primary", elem_id="ddpm-play", min_width=90)
+            v.pause = _button("Pause", variant="stop", elem_id="ddpm-pause", min_width=90)
+        with gr.Row():
+            v.steps = {1: _button("Step 1", elem_id="ddpm-step1"), 10: _button("Step 10"), 100: _button("Step 100")}
+        with gr.Row():
+            v.target = gr.Number(v.T // 2, label="jump to t", precision=0, minimum=0, maximum=v.T - 1, min_width=90)
+            v.jump = _button("Jump")
+        v.var = gr.Radio([("β_t", "beta"), ("β̃_t", "beta_tilde")], value="beta", label="σ_t² =")
+        v.every = gr.Radio([1, 5, 10, 25], value=5, label="Play: steps per frame", elem_id="ddpm-every")
+
+
+def _forward(v: SimpleNamespace) -> None:
+    with gr.Tab("Forward: add noise", id="ddpm-forward") as v.fwd_tab:
         with gr.Row():
             with gr.Column(scale=1):
-                index = gr.Number(0, label="test image index", precision=0, minimum=0, maximum=1999)
-                upload = readable_upload(gr.Image(label="...or upload / paste", type="filepath", image_mode=None,
-                                                  sources=["upload", "clipboard"], height=150))  # see vae_tab
-                sch_name = gr.Radio(["linear", "cosine"], value="linear", label="schedule")
-                t = gr.Slider(0, 1000, 100, step=1, label="t", elem_id="ddpm-forward-t")
-                eps_seed = gr.Number(0, label="seed of ε", precision=0)
+                v.index = gr.Number(0, label=f"test image index (0 … {LAST_TEST})", precision=0, minimum=0,
+                                    maximum=LAST_TEST, elem_id="ddpm-forward-index")
+                v.upload = readable_upload(gr.Image(label="...or upload / paste", type="filepath", image_mode=None,
+                                                    sources=["upload", "clipboard"], height=150))  # see vae_tab
+                v.sch_name = gr.Radio(["linear", "cosine"], value="linear", label="schedule")
+                v.t = gr.Slider(0, v.T, v.T // 10, step=1, label="t", elem_id="ddpm-forward-t")
+                v.eps_seed = gr.Number(0, label="seed of ε", precision=0)
                 with gr.Row():
-                    q1, q10 = gr.Button("q step ×1"), gr.Button("q step ×10")
+                    v.q1, v.q10 = gr.Button("q step ×1"), gr.Button("q step ×10")
             with gr.Column(scale=2):
                 with gr.Row():
-                    xt_img = gr.Image(label="x_t", format="png", elem_classes="crisp", interactive=False, height=224)
-                    e_img = gr.Image(label="ε", format="png", elem_classes="crisp", interactive=False, height=224)
-                    f_md = gr.Markdown(elem_classes="numbers")
-                strip = gr.Image(label="x_t at t = " + ", ".join(map(str, STRIP_T)), format="png",
-                                 elem_classes="crisp", interactive=False)
+                    v.xt_img, v.e_img = _image("x_t", height=224), _image("ε", height=224)
+                    v.f_md = gr.Markdown(elem_classes="numbers", elem_id="ddpm-forward-numbers")
+                v.strip = _image("x_t at t = " + ", ".join(map(str, _strip_t(v.T))))
         with gr.Row():
-            hist = gr.LinePlot(x="pixel value", y="density", color="of", title="pixel histogram of x_t vs N(0, 1)",
-                               height=260)
-            sched = gr.LinePlot(x="t", y="value", color="curve", title="schedules (current t marked)", height=260)
-        fwd_state = gr.State(None)
+            v.hist = gr.LinePlot(x="pixel value", y="density", color="of", height=260,
+                                 title="pixel histogram of x_t vs N(0, 1)")
+            v.sched = gr.LinePlot(x="t", y="value", color="curve", title="schedules (current t marked)", height=260)
+        v.fwd_state = gr.State(None)
+
+
+def _samplers(v: SimpleNamespace) -> None:
     with gr.Tab("Partial denoising"):
         gr.Markdown("Noise a real image (the one picked under *Forward*) to t₀, then run the reverse chain from t₀. "
                     "Small t₀: the model keeps the digit. Large t₀: it invents a new one.")
         with gr.Row():
-            t0 = gr.Slider(0, 1000, 400, step=10, label="t₀")
-            p_seed = gr.Number(0, label="seed", precision=0)
-            p_go = gr.Button("Noise and denoise", variant="primary")
+            v.t0 = gr.Slider(0, v.T, round(0.4 * v.T, -1), step=10, label="t₀")
+            v.p_seed = gr.Number(0, label="seed", precision=0)
+            v.p_go = gr.Button("Noise and denoise", variant="primary")
         with gr.Row():
-            p0, pt, pout = (gr.Image(label=lbl, format="png", elem_classes="crisp", interactive=False, height=224)
-                            for lbl in ("x_0 (real)", "x_t₀ = noised", "denoised from t₀"))
+            v.partial = [_image(lbl, height=224) for lbl in ("x_0 (real)", "x_t₀ = noised", "denoised from t₀")]
     with gr.Tab("Guidance: draw me a 7"):
-        gr.Markdown("**Classifier-free guidance** (Ho & Salimans 2022): one U-Net learned both ε_θ(x_t, t, y) and, "
-                    "with the label dropped, ε_θ(x_t, t, ∅). Sampling uses ε̃ = (1 + w) ε_θ(x_t, t, y) − w ε_θ(x_t, "
-                    "t, ∅): w > 0 pushes past the conditional model, away from the unconditional one. Pick a class "
-                    "above; each row below starts from the same x_T.")
+        gr.Markdown(GUIDANCE)
         with gr.Row():
-            r_seed = gr.Number(0, label="seed of the x_T's", precision=0)
-            r_S = gr.Slider(10, 100, 50, step=10, label="DDIM steps S")
-            r_go = gr.Button(f"Sample at w = {', '.join(map(str, W_ROW))}", variant="primary")
+            v.r_seed = gr.Number(0, label="seed of the x_T's", precision=0)
+            v.r_S = gr.Slider(10, 100, 50, step=10, label="DDIM steps S")
+            v.r_go = gr.Button(f"Sample at w = {', '.join(map(str, W_ROW))}", variant="primary")
         with gr.Row():
-            r_img = gr.Image(label="rows: w = " + ", ".join(map(str, W_ROW)), format="png", elem_classes="crisp",
-                             interactive=False, elem_id="ddpm-guidance-row")
-            r_md = gr.Markdown(elem_classes="numbers")
+            v.row = [_image("rows: w = " + ", ".join(map(str, W_ROW)), elem_id="ddpm-guidance-row"),
+                     gr.Markdown(elem_classes="numbers")]
     with gr.Tab("DDPM vs DDIM, samples"):
         with gr.Row():
-            c_seed = gr.Number(0, label="seed", precision=0)
-            S = gr.Slider(5, 200, 50, step=5, label="DDIM steps S")
-            eta = gr.Slider(0, 1, 0, step=0.1, label="DDIM η (0: deterministic, 1: like DDPM)")
-            c_go = gr.Button("Sample the same x_T both ways (DDPM takes seconds)", variant="primary")
-            g_go = gr.Button("16 samples (DDIM)")
+            v.c_seed = gr.Number(0, label="seed", precision=0)
+            v.S = gr.Slider(5, 200, 50, step=5, label="DDIM steps S")
+            v.eta = gr.Slider(0, 1, 0, step=0.1, label="DDIM η (0: deterministic, 1: like DDPM)")
+            v.c_go = gr.Button("Sample the same x_T both ways (DDPM takes seconds)", variant="primary")
+            v.g_go = gr.Button("16 samples (DDIM)")
         c_md = gr.Markdown(elem_classes="numbers")
         with gr.Row():
-            c_ddpm = gr.Image(label="DDPM, T steps", format="png", elem_classes="crisp", interactive=False)
-            c_ddim = gr.Image(label="DDIM, S steps", format="png", elem_classes="crisp", interactive=False)
-            g_img = gr.Image(label="samples", format="png", elem_classes="crisp", interactive=False)
+            v.compare = [_image("DDPM, T steps"), _image("DDIM, S steps"), c_md]
+            v.g_img = _image("samples")
 
-    frame_out = [view, chain]
-    guide = [cls, w]  # read by every event that samples: a class and w may change along the chain
-    reset_ev = dict(fn=reset, inputs=[ds, seed, *guide], outputs=frame_out, show_progress="hidden")
-    reset_b.click(**reset_ev, api_name="ddpm_reset")
-    ds.change(lambda d: (gr.Dropdown(choices=class_choices(d)), hub.REGISTRY[_name(d, True)].guidance), ds,
-              [cls, w], api_name=False).then(**reset_ev, api_name=False)  # each model's own shipped w
-    seed.submit(**reset_ev, api_name=False)
-    for b, n in ((s1, 1), (s10, 10), (s100, 100)):
-        b.click(lambda st, v, c, g, n=n: step_n(st, n, v, c, g), [chain, var, *guide], frame_out,
-                api_name=f"ddpm_step{n}", show_progress="hidden")
-    play_ev = play_b.click(play, [chain, var, every, *guide], frame_out, api_name="ddpm_play",
-                           show_progress="hidden", concurrency_limit=4)
-    pause_b.click(pause, chain, view, cancels=[play_ev], api_name=False, show_progress="hidden")
-    jump_b.click(jump, [chain, target, var, *guide], frame_out, api_name="ddpm_jump", show_progress="hidden")
-    r_go.click(guidance_row, [ds, cls, r_seed, r_S], [r_img, r_md], api_name="ddpm_guided_sample")
 
-    fwd_in = [ds, index, upload, sch_name, t, eps_seed]
-    fwd_out = [xt_img, e_img, f_md, strip, hist, sched, fwd_state]
-    t.input(forward, fwd_in, fwd_out, api_name=False, show_progress="hidden", trigger_mode="always_last")
-    for c in (ds, index, upload, sch_name, eps_seed):
-        c.change(forward, fwd_in, fwd_out, api_name=False, show_progress="hidden")
-    t.release(forward, fwd_in, fwd_out, api_name="ddpm_forward", show_progress="hidden")
-    for b, n in ((q1, 1), (q10, 10)):
-        b.click(lambda st, s, sd, n=n: q_steps(st, s, n, sd), [fwd_state, sch_name, eps_seed],
-                [xt_img, f_md, fwd_state, t], api_name=False)
-    p_go.click(partial, [ds, index, upload, t0, p_seed, *guide], [p0, pt, pout], api_name="ddpm_partial")
-    c_go.click(ddpm_vs_ddim, [ds, c_seed, S, eta, *guide], [c_ddpm, c_ddim, c_md], api_name="ddpm_sample")
-    g_go.click(samples, [ds, c_seed, S, eta, *guide], g_img, api_name="ddim_sample")
-    demo.load(**reset_ev, api_name=False).then(forward, fwd_in, fwd_out, api_name=False).then(
-        samples, [ds, c_seed, S, eta, *guide], g_img, api_name=False)
+def _wire_chain(v: SimpleNamespace) -> None:
+    """Every chain button first stops the animation in the page and reports the t on screen (STOP_JS)."""
+    out, guide = [v.view, v.chain], [v.cls, v.w]  # a class and w are read at every event: they may change
+    stop = dict(fn=None, inputs=None, outputs=v.shown, js=STOP_JS, queue=False, api_name=False)
+    play_ev = v.play.click(**stop).then(play, [v.chain, v.var, v.every, *guide, v.shown], out, api_name="ddpm_play",
+                                        show_progress="hidden", trigger_mode="multiple", concurrency_limit=None)
+    cut = dict(cancels=[play_ev], show_progress="hidden")  # any other chain event ends a Play stream
+    resets = dict(fn=reset, inputs=[v.ds, v.seed, *guide], outputs=out, **cut)
+    v.reset.click(**resets, api_name="ddpm_reset")
+    v.ds.input(lambda d: (gr.Dropdown(choices=class_choices(d)), hub.REGISTRY[_name(d, True)].guidance), v.ds,
+               [v.cls, v.w], api_name=False).then(**resets, api_name=False)  # each model's own shipped w
+    v.seed.submit(**resets, api_name=False)
+    for n, b in v.steps.items():
+        b.click(**stop, **cut).then(lambda st, var, c, g, sh=None, n=n: step_n(st, n, var, c, g, sh),
+                                    [v.chain, v.var, *guide, v.shown], out, api_name=f"ddpm_step{n}", **cut, **HEAVY)
+    v.pause.click(**stop, **cut).then(pause, [v.chain, v.shown], out, api_name=False, show_progress="hidden")
+    v.jump.click(**stop, **cut).then(jump, [v.chain, v.target, v.var, *guide, v.shown], out, api_name="ddpm_jump",
+                                     **cut, **HEAVY)
+    links.on_load("ddpm", first_chain, [v.ds, v.seed, v.cls, v.w, v.target, v.var], out, with_names=True,
+                  show_progress="hidden")
+
+
+def _wire_views(v: SimpleNamespace) -> None:
+    guide = [v.cls, v.w]
+    fwd_in = [v.ds, v.index, v.upload, v.sch_name, v.t, v.eps_seed]
+    fwd_out = [v.xt_img, v.e_img, v.f_md, v.strip, v.hist, v.sched, v.fwd_state]
+    quiet = dict(api_name=False, show_progress="hidden")
+    v.t.input(forward, fwd_in, fwd_out, **quiet, trigger_mode="always_last")
+    v.ds.input(forward, fwd_in, fwd_out, **quiet)
+    for c in (v.index, v.upload, v.sch_name, v.eps_seed):
+        c.change(forward, fwd_in, fwd_out, **quiet)
+    v.t.release(forward, fwd_in, fwd_out, api_name="ddpm_forward", show_progress="hidden")
+    for n, b in ((1, v.q1), (10, v.q10)):
+        b.click(lambda st, s, sd, n=n: q_steps(st, s, n, sd), [v.fwd_state, v.sch_name, v.eps_seed],
+                [v.xt_img, v.f_md, v.fwd_state, v.t], api_name=False)
+    v.p_go.click(partial, [v.ds, v.index, v.upload, v.t0, v.p_seed, *guide], v.partial, api_name="ddpm_partial",
+                 **HEAVY)
+    v.r_go.click(guidance_row, [v.ds, v.cls, v.r_seed, v.r_S], v.row, api_name="ddpm_guided_sample", **HEAVY)
+    v.c_go.click(ddpm_vs_ddim, [v.ds, v.c_seed, v.S, v.eta, *guide], v.compare, api_name="ddpm_sample", **HEAVY)
+    v.g_go.click(samples, [v.ds, v.c_seed, v.S, v.eta, *guide], v.g_img, api_name="ddim_sample", **HEAVY)
+    links.on_load("ddpm", forward, fwd_in, fwd_out, show_progress="hidden")
+    links.on_load("ddpm", samples, [v.ds, v.c_seed, v.S, v.eta, *guide], v.g_img, **HEAVY)
+
+
+def build(demo: gr.Blocks) -> None:
+    """The tab's components, its events, and its first view: filled on page load like every tab (links.on_load)."""
+    gr.Markdown(missing(hub.generators("ddpm")), elem_classes="banner")
+    v = SimpleNamespace(T=_T(DATASET))
+    for section in (_controls, _reverse, _forward, _samplers):
+        section(v)
+    _wire_chain(v)
+    _wire_views(v)
+    links.register("ddpm", ds=v.ds, y=v.cls, w=v.w, seed=v.seed, t=links.Link(v.target, read=CHAIN_T_JS, default=v.T),
+                   view=links.subtabs(forward=v.fwd_tab), img=v.index, sched=v.sch_name, ft=v.t, eps=v.eps_seed)

@@ -5,9 +5,9 @@ import hashlib
 import os
 import random
 import tempfile
-import threading
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -16,7 +16,8 @@ from PIL import Image
 
 from gen import data, gan
 from gen.images import grid as tile
-from gen.ui.common import DATASETS, friendly, image, missing, model
+from gen.ui import links
+from gen.ui.common import DATASET, DATASETS, LAST_TEST, friendly, image, missing, model
 
 N_GRID = 16  # the 4x4 grid: seeds s .. s+15
 N_REAL = 8  # real test images shown beside D's verdicts
@@ -92,11 +93,15 @@ def follow(seed: float | None, start: float | None):
         s, note = gan.clamp_seed(seed)
     except ValueError:
         return gr.skip(), gr.skip(), gr.skip()
-    fixed = s if note else gr.skip()
+    fixed, new = s if note else gr.skip(), _grid_start(s, start)
+    return fixed, new if new != start else gr.skip(), gr.Gallery(selected_index=s - new)
+
+
+def _grid_start(s: int, start: float | None) -> int:
+    """Where the grid starts: where it is while seed s is in it, else at s."""
     if start is not None and start <= s < start + N_GRID:
-        return fixed, gr.skip(), gr.Gallery(selected_index=s - int(start))
-    new = min(s, gan.SEED_MAX - N_GRID + 1)
-    return fixed, new, gr.Gallery(selected_index=s - new)
+        return int(start)
+    return min(s, gan.SEED_MAX - N_GRID + 1)
 
 
 def focus(start: float, ds: str, psi: float, u1: float, u2: float, u3: float, evt: gr.SelectData):
@@ -120,11 +125,11 @@ def pick_real(index: float | None, evt: gr.SelectData) -> int:
 
 # --- what D sees, and the objective with live values --------------------------------------------------------------
 
-def _real_index(index: float) -> int:
-    i = int(index)
-    if not 0 <= i < 2000:
-        gr.Warning(f"Test images are numbered 0 … 1999: using {min(max(i, 0), 1999)}.")
-    return min(max(i, 0), 1999)
+def _real_index(ds: str, index: float) -> int:
+    i = data.test_index(DATASETS[ds], index)
+    if i != int(index):
+        gr.Warning(f"Test images are numbered 0 … {data.test_count(DATASETS[ds]) - 1}: using {i}.")
+    return i
 
 
 @lru_cache(maxsize=4)
@@ -135,8 +140,8 @@ def _mean_verdicts(ds: str) -> tuple[float, float]:
 def reals(ds: str, index: float):
     """8 real test images around `index` (that one highlighted) with D(x), and D's average verdicts."""
     if index is None:
-        return gr.skip(), "Type a test image number from 0 to 1999.", gr.skip()
-    i = _real_index(index)
+        return gr.skip(), f"Type a test image number from 0 to {LAST_TEST}.", gr.skip()
+    i = _real_index(ds, index)
     cells, md = _reals(ds, i)
     return gr.Gallery(cells, selected_index=i % N_REAL), md, i if i != index else gr.skip()
 
@@ -147,8 +152,8 @@ def _reals(ds: str, i: int) -> tuple[list[tuple[np.ndarray, str]], str]:
     d = gan.judge_real(_d(ds), x[base:base + N_REAL])
     cells = [(image(x[base + k], 112), f"D={d[k]:.2f}") for k in range(N_REAL)]
     real, fake = _mean_verdicts(ds)
-    md = (f"Shown: test images #{base} … #{base + N_REAL - 1}. On average D(x) = **{real:.2f}** on the 2,000 test "
-          f"images and D(G(z)) = **{fake:.2f}** on 1,000 samples. "
+    md = (f"Shown: test images #{base} … #{base + N_REAL - 1}. On average D(x) = **{real:.2f}** on the {len(x):,} "
+          f"test images and D(G(z)) = **{fake:.2f}** on 1,000 samples. "
           "At the game's equilibrium (p_g = p_r) D cannot tell them apart and says 0.5 for both.")
     return cells, md
 
@@ -158,7 +163,7 @@ def objective(seed: float, ds: str, psi: float, u1: float, u2: float, u3: float,
     if seed is None or index is None:  # a box emptied while typing
         return gr.skip()
     s, _ = gan.clamp_seed(seed)
-    i = _real_index(index)
+    i = _real_index(ds, index)
     G = _g(ds)
     x, y = data.test_sample(DATASETS[ds])
     t = gan.objective_terms(G, _d(ds), gan.latents([s], G.z_dim, psi, (u1, u2, u3)), x[i])
@@ -290,8 +295,8 @@ def cond_grid(seed: float, ds: str, cls: float | None = None) -> tuple[np.ndarra
 def cond_judge(index: float, wrong: float, ds: str) -> tuple[np.ndarray, str]:
     """A real test image and D(x, y) with its own label and with a wrong one (and with every label)."""
     if index is None:
-        return gr.skip(), "Type a test image number from 0 to 1999."
-    i, w = _real_index(index), gan.check_class(wrong)
+        return gr.skip(), f"Type a test image number from 0 to {LAST_TEST}."
+    i, w = _real_index(ds, index), gan.check_class(wrong)
     x, labels = data.test_sample(DATASETS[ds])
     right, names = int(labels[i]), data.CLASSES[DATASETS[ds]]
     d = gan.judge_labels(_cd(ds), x[i])
@@ -423,187 +428,220 @@ prior's centre: less variety, fewer odd samples (watch the grid and its mean D);
 image G(0)."""
 
 
-def _warm(*datasets: str) -> None:
-    for d in datasets:
-        _histograms(d)
-        _initial(_mean_verdicts, d)
-
-
 def _initial(fn, *args):
-    """A component's first value, or None when a model is missing (the banner says which)."""
+    """A value that needs a model, or None when it is missing (the tab's banner says which)."""
     try:
         return fn(*args)
     except (gr.Error, OSError, KeyError, IndexError):
         return None
 
 
-def build(demo: gr.Blocks) -> None:
-    """The tab's components and events; first values are computed here, so the tab shows up filled in."""
-    gr.Markdown(missing(["gan-mnist", "gan-mnist-D", "gan-fashion", "gan-fashion-D", "gan-minimax-mnist",
-                         "gan-minimax-fashion", "cgan-mnist", "cgan-mnist-D", "cgan-fashion", "cgan-fashion-D",
-                         "classifier-mnist", "classifier-fashion"]), elem_classes="banner")
-    first = _initial(sample, 42, "MNIST") or (None, "")
-    # Warm the other dataset's caches (1,000-sample histograms, mean verdicts) in the background, so switching
-    # datasets in the lecture is instant without making the app start slower.
-    threading.Thread(target=_warm, args=[d for d in DATASETS if d != "MNIST"], daemon=True).start()
-    cells, label = _initial(grid, 42, "MNIST") or (None, "")
+def grid_at(seed: float | None, start: float | None, ds: str, psi: float = 1.0):
+    """The grid around the focused seed (it stays where it is while the seed is in it): its start, cells, title."""
+    s, _ = gan.clamp_seed(SEED if seed is None else seed)
+    start = _grid_start(s, start)
+    cells, label = grid(start, ds, psi)
+    return start, gr.Gallery(cells, selected_index=s - start), label
+
+
+def classes(ds: str):
+    """Both class pickers relabelled for a dataset (the values 0..9 stay)."""
+    return gr.Radio(_classes(ds)), gr.Radio(_classes(ds))
+
+
+def redraw(seed: float, ds: str, psi: float, u1: float, u2: float, u3: float, index: float):
+    """The focused sample and the live objective, after a nudge, ψ or the dataset changed."""
+    return (*sample(seed, ds, psi, u1, u2, u3), objective(seed, ds, psi, u1, u2, u3, index))
+
+
+# --- layout: one helper a section, each returns its components --------------------------------------------------
+
+MODELS = ["gan-mnist", "gan-mnist-D", "gan-fashion", "gan-fashion-D", "gan-minimax-mnist", "gan-minimax-fashion",
+          "cgan-mnist", "cgan-mnist-D", "cgan-fashion", "cgan-fashion-D", "classifier-mnist", "classifier-fashion"]
+# The first values of the tab's controls, said once (the URL of a lecture link may set others).
+SEED, SEED_B, REAL, CLASS, WRONG, STEPS, PATH = 42, 43, 0, 7, 1, 10, "spherical"
+TEST = f"real test image # (0 … {LAST_TEST})"
+
+
+def _focused(v: SimpleNamespace) -> None:
     with gr.Row():
         with gr.Column(scale=3, min_width=300):
-            ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset", elem_id="gan-dataset")
+            v.ds = gr.Radio(list(DATASETS), value=DATASET, label="Dataset", elem_id="gan-dataset")
             with gr.Row(equal_height=True):
-                seed = gr.Number(42, label="seed", precision=0, min_width=90, scale=2, elem_id="gan-seed")
-                prev = gr.Button("◀", size="md", min_width=48, scale=1, elem_id="gan-prev")
-                nxt = gr.Button("▶", size="md", min_width=48, scale=1, elem_id="gan-next")
-                rnd = gr.Button("random", size="md", min_width=96, scale=2, elem_id="gan-random")
+                v.seed = gr.Number(SEED, label="seed", precision=0, min_width=90, scale=2, elem_id="gan-seed")
+                v.prev = gr.Button("◀", size="md", min_width=48, scale=1, elem_id="gan-prev")
+                v.next = gr.Button("▶", size="md", min_width=48, scale=1, elem_id="gan-next")
+                v.rnd = gr.Button("random", size="md", min_width=96, scale=2, elem_id="gan-random")
             with gr.Group():
-                u = [gr.Slider(-NUDGE, NUDGE, 0, step=0.1, label=f"nudge: a{i} along u{i}", elem_id=f"gan-nudge{i}")
-                     for i in (1, 2, 3)]
-            reset = gr.Button("reset nudges", size="sm", elem_id="gan-reset")
+                v.u = [gr.Slider(-NUDGE, NUDGE, 0, step=0.1, label=f"nudge: a{i} along u{i}", elem_id=f"gan-nudge{i}")
+                       for i in (1, 2, 3)]
+            v.reset = gr.Button("reset nudges", size="sm", elem_id="gan-reset")
         with gr.Column(scale=3, min_width=340):
-            img = gr.Image(first[0], label="G(z) for the focused seed", format="png", height=336,
-                           elem_id="gan-image", elem_classes="crisp", interactive=False)
-            dtext = gr.Markdown(first[1], elem_classes="numbers", elem_id="gan-d")
-            psi = gr.Slider(0, 1.5, 1.0, step=0.05, label="truncation ψ: z → ψ·z",
-                            elem_id="gan-psi")
+            v.img = gr.Image(label="G(z) for the focused seed", format="png", height=336, elem_id="gan-image",
+                             elem_classes="crisp", interactive=False)
+            v.dtext = gr.Markdown(elem_classes="numbers", elem_id="gan-d")
+            v.psi = gr.Slider(0, 1.5, 1.0, step=0.05, label="truncation ψ: z → ψ·z", elem_id="gan-psi")
         with gr.Column(scale=4, min_width=360):
-            glabel = gr.Markdown(label, elem_id="gan-grid-label")
-            gallery = gr.Gallery(cells, show_label=False, columns=4, height=470, allow_preview=False, format="png",
-                                 selected_index=0,
-                                 elem_id="gan-grid", elem_classes="crisp", object_fit="contain", buttons=[])
-            start = gr.Number(42, precision=0, visible=False)
+            v.glabel = gr.Markdown(elem_id="gan-grid-label")
+            v.gallery = gr.Gallery(show_label=False, columns=4, height=470, allow_preview=False, format="png",
+                                   selected_index=0, elem_id="gan-grid", elem_classes="crisp", object_fit="contain",
+                                   buttons=[])
+            v.start = gr.Number(SEED, precision=0, visible=False)
     gr.Markdown(INTRO, elem_classes="intro")
 
+
+def _reals_section(v: SimpleNamespace) -> None:
     with gr.Accordion("What D sees: real test images, and the minimax objective with live values", open=True):
         with gr.Row():
             with gr.Column(scale=5, min_width=360):
-                real_gallery, real_md = _initial(_reals, "MNIST", 0) or (None, "")
                 gr.Markdown("**Real test images** · caption D(x) · click one to use it on the right")
-                rgal = gr.Gallery(real_gallery, show_label=False, columns=4, height=290, allow_preview=False,
-                                  format="png", elem_classes="crisp", elem_id="gan-real", buttons=[], selected_index=0)
+                v.rgal = gr.Gallery(show_label=False, columns=4, height=290, allow_preview=False, format="png",
+                                    elem_classes="crisp", elem_id="gan-real", buttons=[], selected_index=0)
                 with gr.Row(equal_height=True):
-                    ridx = gr.Number(0, label="real test image # (0 … 1999)", precision=0, elem_id="gan-real-index")
-                    more = gr.Button("next 8", scale=0, min_width=110)
-                rmd = gr.Markdown(real_md)
+                    v.ridx = gr.Number(REAL, label=TEST, precision=0, elem_id="gan-real-index")
+                    v.more = gr.Button("next 8", scale=0, min_width=110)
+                v.rmd = gr.Markdown()
             with gr.Column(scale=6, min_width=420):
-                obj = gr.Markdown(_initial(objective, 42, "MNIST", 1.0, 0, 0, 0, 0) or "", elem_id="gan-objective")
+                v.obj = gr.Markdown(elem_id="gan-objective")
         gr.Markdown(ALGORITHM)
 
+
+def _interpolation_section(v: SimpleNamespace) -> None:
     with gr.Accordion("Interpolation between two seeds", open=True):
         with gr.Row():
-            sa = gr.Number(42, label="seed A", precision=0)
-            sb = gr.Number(43, label="seed B", precision=0)
-            steps = gr.Slider(2, 16, 10, step=1, label="steps")
-            method = gr.Radio(["linear", "spherical"], value="spherical", label="path", elem_id="gan-path")
-        walk0 = _initial(interpolate, 42, 43, "MNIST", 10, "spherical") or (None, None, "")
-        strip = gr.Image(walk0[0], label="strip: G(z) from A to B", format="png", elem_classes="crisp",
-                         interactive=False, elem_id="gan-strip")
+            v.sa = gr.Number(SEED, label="seed A", precision=0)
+            v.sb = gr.Number(SEED_B, label="seed B", precision=0)
+            v.steps = gr.Slider(2, 16, STEPS, step=1, label="steps")
+            v.method = gr.Radio(["linear", "spherical"], value=PATH, label="path", elem_id="gan-path")
+        v.strip = gr.Image(label="strip: G(z) from A to B", format="png", elem_classes="crisp", interactive=False,
+                           elem_id="gan-strip")
         with gr.Row():
-            anim = gr.Image(walk0[1], label="animation (A → B → A)", height=240, interactive=False,
-                            elem_classes="crisp", elem_id="gan-anim", scale=1)
-            walk_md = gr.Markdown(walk0[2])
+            v.anim = gr.Image(label="animation (A → B → A)", height=240, interactive=False, elem_classes="crisp",
+                              elem_id="gan-anim", scale=1)
+            v.walk_md = gr.Markdown()
 
+
+def _conditional_section(v: SimpleNamespace) -> None:
     with gr.Accordion("Class-conditional GAN: G(z, y), style vs class, and D(x, y) with the right and a wrong label",
                       open=True):
         gr.Markdown(COND_INTRO, elem_classes="intro")
-        c0 = _initial(cond_sample, 42, 7, "MNIST") or (None, "")
-        g0 = _initial(cond_grid, 42, "MNIST", 7) or (None, "")
-        j0 = _initial(cond_judge, 0, 1, "MNIST") or (None, "")
         with gr.Row():
             with gr.Column(scale=3, min_width=300):
-                cls = gr.Radio(_classes("MNIST"), value=7, label="class y", elem_id="cgan-class")
-                cseed = gr.Number(42, label="seed (the style z)", precision=0, elem_id="cgan-seed")
-                cimg = gr.Image(c0[0], label="G(z, y)", format="png", height=224, elem_id="cgan-image",
-                                elem_classes="crisp", interactive=False)
-                cmd = gr.Markdown(c0[1], elem_classes="numbers", elem_id="cgan-text")
+                v.cls = gr.Radio(_classes(DATASET), value=CLASS, label="class y", elem_id="cgan-class")
+                v.cseed = gr.Number(SEED, label="seed (the style z)", precision=0, elem_id="cgan-seed")
+                v.cimg = gr.Image(label="G(z, y)", format="png", height=224, elem_id="cgan-image",
+                                  elem_classes="crisp", interactive=False)
+                v.cmd = gr.Markdown(elem_classes="numbers", elem_id="cgan-text")
             with gr.Column(scale=7, min_width=480):
-                cgrid = gr.Image(g0[0], label="style vs class: G(z_row, y_column)", format="png", height=340,
-                                 elem_id="cgan-grid", elem_classes="crisp", interactive=False)
-                cgrid_md = gr.Markdown(g0[1], elem_id="cgan-grid-label")
+                v.cgrid = gr.Image(label="style vs class: G(z_row, y_column)", format="png", height=340,
+                                   elem_id="cgan-grid", elem_classes="crisp", interactive=False)
+                v.cgrid_md = gr.Markdown(elem_id="cgan-grid-label")
         with gr.Row():
             with gr.Column(scale=3, min_width=300):
-                jidx = gr.Number(0, label="real test image # (0 … 1999)", precision=0, elem_id="cgan-real-index")
-                wrong = gr.Radio(_classes("MNIST"), value=1, label="a wrong label for it", elem_id="cgan-wrong")
+                v.jidx = gr.Number(REAL, label=TEST, precision=0, elem_id="cgan-real-index")
+                v.wrong = gr.Radio(_classes(DATASET), value=WRONG, label="a wrong label for it", elem_id="cgan-wrong")
             with gr.Column(scale=2, min_width=200):
-                jimg = gr.Image(j0[0], label="real x", format="png", height=224, elem_id="cgan-real",
-                                elem_classes="crisp", interactive=False)
+                v.jimg = gr.Image(label="real x", format="png", height=224, elem_id="cgan-real", elem_classes="crisp",
+                                  interactive=False)
             with gr.Column(scale=5, min_width=360):
-                jmd = gr.Markdown(j0[1], elem_id="cgan-judge")
+                v.jmd = gr.Markdown(elem_id="cgan-judge")
 
+
+def _training_section(v: SimpleNamespace) -> None:
     with gr.Accordion("Training: snapshots by epoch, loss curves, mode collapse, minimax vs non-saturating", open=True):
-        epochs = _initial(_epochs, "MNIST") or []
-        epoch = gr.Radio(epochs, value=epochs[-1] if epochs else None, label="snapshot epoch (64 fixed z, seed 1234)",
-                         elem_id="gan-epoch")
-        pair = (_initial(_snapshots, "MNIST", int(epochs[-1])) if epochs else None) or [(None, "non-saturating"),
-                                                                                          (None, "minimax")]
+        v.epoch = gr.Radio([], label="snapshot epoch (64 fixed z, seed 1234)", elem_id="gan-epoch")
         with gr.Row():
-            ns_snap, mm_snap = (gr.Image(im, label=lab, format="png", height=484, elem_classes="crisp",
-                                         interactive=False, elem_id=eid)
-                                for (im, lab), eid in zip(pair, ("gan-snap", "gan-snap-mm")))
+            v.ns_snap, v.mm_snap = (gr.Image(label=lab, format="png", height=484, elem_classes="crisp",
+                                             interactive=False, elem_id=eid)
+                                    for lab, eid in (("non-saturating", "gan-snap"), ("minimax", "gan-snap-mm")))
         with gr.Row():
-            ns_plot, mm_plot = (gr.LinePlot(_initial(_curves, f"gan-{run}mnist"), x="epoch", y="value", color="series",
-                                            color_map=COLORS, height=300, title=f"{title} run: training.json history",
-                                            elem_id=eid)
-                                for run, title, eid in (("", "non-saturating", "gan-curves"),
-                                                        ("minimax-", "minimax", "gan-curves-mm")))
-        hists0 = _histograms("MNIST")
-        cmp = gr.Markdown(_initial(_compare_md, "MNIST", hists0) or "", elem_id="gan-compare")
+            v.ns_plot, v.mm_plot = (gr.LinePlot(x="epoch", y="value", color="series", color_map=COLORS, height=300,
+                                                title=f"{title} run: training.json history", elem_id=eid)
+                                    for title, eid in (("non-saturating", "gan-curves"), ("minimax", "gan-curves-mm")))
+        v.cmp = gr.Markdown(elem_id="gan-compare")
         with gr.Row():
-            ns_hist, mm_hist = (gr.BarPlot(h, x="class", y="fraction", height=300, y_lim=[0, 1], x_label_angle=-35,
-                                           title=f"{title}: classes of 1,000 samples", elem_id=eid)
-                                for h, title, eid in zip(hists0, ("non-saturating", "minimax"),
-                                                         ("gan-hist", "gan-hist-mm")))
+            v.ns_hist, v.mm_hist = (gr.BarPlot(x="class", y="fraction", height=300, y_lim=[0, 1], x_label_angle=-35,
+                                               title=f"{title}: classes of 1,000 samples", elem_id=eid)
+                                    for title, eid in (("non-saturating", "gan-hist"), ("minimax", "gan-hist-mm")))
 
-    # The focused seed: every change (typing, ◀ ▶ random, a grid click) redraws the image and the live objective.
-    live = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
-    focused = [seed, ds, psi, *u]
-    # One server round trip per new seed: typing, ◀ ▶ random and a grid click each return the image
-    # themselves (seed.input, not .change, so a seed set by the server does not draw it twice); then the
-    # grid follows and the objective panel updates.
-    after = dict(fn=follow, inputs=[seed, start], outputs=[seed, start, gallery], api_name=False, **live)
-    after_obj = dict(fn=objective, inputs=[*focused, ridx], outputs=obj, api_name=False, **live)
-    seed.input(sample, focused, [img, dtext], api_name="gan_sample", **live).then(**after).then(**after_obj)
-    for btn, delta in ((prev, -1), (nxt, 1), (rnd, None)):
-        btn.click(step_seed(delta), focused, [seed, img, dtext], api_name=False, **live).then(**after).then(
+
+# --- wiring ----------------------------------------------------------------------------------------------------------
+
+LIVE = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
+
+
+def _wire_focused(v: SimpleNamespace) -> None:
+    """The focused seed: typing, ◀ ▶ random and a grid click each return the image in one round trip (seed.input,
+    not .change, so a seed set by the server does not draw it twice); then the grid follows and the objective."""
+    focused, out = [v.seed, v.ds, v.psi, *v.u], [v.img, v.dtext, v.obj]
+    after = dict(fn=follow, inputs=[v.seed, v.start], outputs=[v.seed, v.start, v.gallery], api_name=False, **LIVE)
+    after_obj = dict(fn=objective, inputs=[*focused, v.ridx], outputs=v.obj, api_name=False, **LIVE)
+    v.seed.input(sample, focused, [v.img, v.dtext], api_name="gan_sample", **LIVE).then(**after).then(**after_obj)
+    for btn, delta in ((v.prev, -1), (v.next, 1), (v.rnd, None)):
+        btn.click(step_seed(delta), focused, [v.seed, v.img, v.dtext], api_name=False, **LIVE).then(**after).then(
             **after_obj)
-    start.change(grid, [start, ds, psi], [gallery, glabel], api_name="gan_grid", **live)
-    gallery.select(focus, [start, *focused[1:]], [seed, img, dtext], api_name=False, **live).then(**after_obj)
+    v.start.change(grid, [v.start, v.ds, v.psi], [v.gallery, v.glabel], api_name="gan_grid", **LIVE)
+    v.gallery.select(focus, [v.start, *focused[1:]], [v.seed, v.img, v.dtext], api_name=False, **LIVE).then(
+        **after_obj)
+    for c in (*v.u, v.psi):
+        c.input(redraw, [*focused, v.ridx], out, api_name=False, **LIVE)
+    v.psi.input(grid, [v.start, v.ds, v.psi], [v.gallery, v.glabel], api_name=False, **LIVE)
+    v.reset.click(lambda: (0.0, 0.0, 0.0), None, v.u, api_name=False).then(
+        redraw, [*focused, v.ridx], out, api_name=False, show_progress="hidden")
 
-    def redraw(*args):
-        return (*sample(*args[:-1]), objective(*args))
 
-    for c in (*u, psi):
-        c.input(redraw, [*focused, ridx], [img, dtext, obj], api_name=False, **live)
-    psi.input(grid, [start, ds, psi], [gallery, glabel], api_name=False, **live)
-    reset.click(lambda: (0.0, 0.0, 0.0), None, u, api_name=False).then(
-        redraw, [*focused, ridx], [img, dtext, obj], api_name=False, show_progress="hidden")
-
-    ridx.change(reals, [ds, ridx], [rgal, rmd, ridx], api_name=False, show_progress="hidden").then(
-        objective, [*focused, ridx], obj, api_name=False, show_progress="hidden")
-    rgal.select(pick_real, ridx, ridx, api_name=False)
-    more.click(lambda i: (int(i or 0) - int(i or 0) % N_REAL + N_REAL) % 2000, ridx, ridx, api_name=False)
-
-    inter = [sa, sb, ds, steps, method, psi]
-    for c in (sa, sb, steps, method):
-        c.change(interpolate, inter, [strip, anim, walk_md], api_name="gan_interpolate" if c is sa else False,
+def _wire_sections(v: SimpleNamespace) -> None:
+    """The real images, interpolation, the conditional GAN and the snapshots: each control redraws its section."""
+    focused = [v.seed, v.ds, v.psi, *v.u]
+    v.ridx.change(reals, [v.ds, v.ridx], [v.rgal, v.rmd, v.ridx], api_name=False, show_progress="hidden").then(
+        objective, [*focused, v.ridx], v.obj, api_name=False, show_progress="hidden")
+    v.rgal.select(pick_real, v.ridx, v.ridx, api_name=False)
+    v.more.click(lambda i: (int(i or 0) - int(i or 0) % N_REAL + N_REAL) % (LAST_TEST + 1), v.ridx, v.ridx,
+                 api_name=False)
+    inter = [v.sa, v.sb, v.ds, v.steps, v.method, v.psi]
+    for c in (v.sa, v.sb, v.steps, v.method):
+        c.change(interpolate, inter, [v.strip, v.anim, v.walk_md], api_name="gan_interpolate" if c is v.sa else False,
                  show_progress="hidden", trigger_mode="always_last")
-    psi.release(interpolate, inter, [strip, anim, walk_md], api_name=False, show_progress="hidden")
-
-    epoch.change(snapshot, [ds, epoch], [ns_snap, mm_snap], api_name=False, show_progress="hidden")
-
+    v.psi.release(interpolate, inter, [v.strip, v.anim, v.walk_md], api_name=False, show_progress="hidden")
+    v.epoch.change(snapshot, [v.ds, v.epoch], [v.ns_snap, v.mm_snap], api_name=False, show_progress="hidden")
     cond = dict(show_progress="hidden", trigger_mode="always_last")
-    cls.change(cond_sample, [cseed, cls, ds], [cimg, cmd], api_name="cgan_sample", **cond)
-    cseed.change(cond_sample, [cseed, cls, ds], [cimg, cmd], api_name=False, **cond)
-    cseed.change(cond_grid, [cseed, ds, cls], [cgrid, cgrid_md], api_name="cgan_grid", **cond)
-    cls.change(cond_grid, [cseed, ds, cls], [cgrid, cgrid_md], api_name=False, **cond)
-    jidx.change(cond_judge, [jidx, wrong, ds], [jimg, jmd], api_name="cgan_judge", **cond)
-    wrong.change(cond_judge, [jidx, wrong, ds], [jimg, jmd], api_name=False, **cond)
-    ds.change(lambda d: (gr.Radio(_classes(d)), gr.Radio(_classes(d))), ds, [cls, wrong], api_name=False).then(
-        cond_sample, [cseed, cls, ds], [cimg, cmd], api_name=False).then(
-        cond_grid, [cseed, ds, cls], [cgrid, cgrid_md], api_name=False).then(
-        cond_judge, [jidx, wrong, ds], [jimg, jmd], api_name=False)
-    ds.change(redraw, [*focused, ridx], [img, dtext, obj], api_name=False, show_progress="hidden")
-    ds.change(grid, [start, ds, psi], [gallery, glabel], api_name=False)
-    ds.change(reals, [ds, ridx], [rgal, rmd, ridx], api_name=False)
-    ds.change(interpolate, inter, [strip, anim, walk_md], api_name=False)
-    ds.change(training, ds, [epoch, ns_snap, mm_snap, ns_plot, mm_plot, cmp, ns_hist, mm_hist],
-              api_name="gan_training", show_progress="minimal")
+    v.cls.change(cond_sample, [v.cseed, v.cls, v.ds], [v.cimg, v.cmd], api_name="cgan_sample", **cond)
+    v.cseed.change(cond_sample, [v.cseed, v.cls, v.ds], [v.cimg, v.cmd], api_name=False, **cond)
+    v.cseed.change(cond_grid, [v.cseed, v.ds, v.cls], [v.cgrid, v.cgrid_md], api_name="cgan_grid", **cond)
+    v.cls.change(cond_grid, [v.cseed, v.ds, v.cls], [v.cgrid, v.cgrid_md], api_name=False, **cond)
+    v.jidx.change(cond_judge, [v.jidx, v.wrong, v.ds], [v.jimg, v.jmd], api_name="cgan_judge", **cond)
+    v.wrong.change(cond_judge, [v.jidx, v.wrong, v.ds], [v.jimg, v.jmd], api_name=False, **cond)
+
+
+def _views(v: SimpleNamespace) -> list[dict]:
+    """Everything that depends on the dataset, one handler a part: filled when the page opens (after a lecture
+    link's values are set) and again when the dataset changes."""
+    focused = [v.seed, v.ds, v.psi, *v.u]
+    return [
+        dict(fn=redraw, inputs=[*focused, v.ridx], outputs=[v.img, v.dtext, v.obj], show_progress="hidden"),
+        dict(fn=grid_at, inputs=[v.seed, v.start, v.ds, v.psi], outputs=[v.start, v.gallery, v.glabel]),
+        dict(fn=reals, inputs=[v.ds, v.ridx], outputs=[v.rgal, v.rmd, v.ridx]),
+        dict(fn=interpolate, inputs=[v.sa, v.sb, v.ds, v.steps, v.method, v.psi],
+             outputs=[v.strip, v.anim, v.walk_md]),
+        dict(fn=classes, inputs=v.ds, outputs=[v.cls, v.wrong]),
+        dict(fn=cond_sample, inputs=[v.cseed, v.cls, v.ds], outputs=[v.cimg, v.cmd]),
+        dict(fn=cond_grid, inputs=[v.cseed, v.ds, v.cls], outputs=[v.cgrid, v.cgrid_md]),
+        dict(fn=cond_judge, inputs=[v.jidx, v.wrong, v.ds], outputs=[v.jimg, v.jmd]),
+        dict(fn=training, inputs=v.ds, api_name="gan_training", show_progress="minimal",
+             outputs=[v.epoch, v.ns_snap, v.mm_snap, v.ns_plot, v.mm_plot, v.cmp, v.ns_hist, v.mm_hist]),
+    ]
+
+
+def build(demo: gr.Blocks) -> None:
+    """The tab's components, its events, and its first view: filled on page load like every tab (links.on_load)."""
+    gr.Markdown(missing(MODELS), elem_classes="banner")
+    v = SimpleNamespace()
+    for section in (_focused, _reals_section, _interpolation_section, _conditional_section, _training_section):
+        section(v)
+    _wire_focused(v)
+    _wire_sections(v)
+    for view in _views(v):
+        links.on_load("gan", **{**view, "api_name": False})
+        v.ds.input(**{"api_name": False, **view})  # .input: a dataset set by a lecture link is drawn once, on load
+    links.register("gan", ds=v.ds, seed=v.seed, psi=v.psi, n1=v.u[0], n2=v.u[1], n3=v.u[2], real=v.ridx, a=v.sa,
+                   b=v.sb, steps=v.steps, path=v.method, y=v.cls, cseed=v.cseed, img=v.jidx, wrong=v.wrong)

@@ -1,63 +1,103 @@
 """The Training playground tab: a GAN, a DDPM and a VAE learning 2-D data live, with the lecture's algorithms.
 
-Each visitor's models live in a `Playground` kept in gr.State; Play streams frames (an inline JPEG in gr.HTML,
-so frames are never written to the server's disk) and stops on Pause, when the page goes away, or at the
-step cap. The math is gen/toy.py's, which reuses the image models' functions.
+One `Family` spec per model family (its settings dataclass, its frame, its layout and step buttons) drives shared
+handlers. Each visitor's models live in a `Playground` kept in gr.State. Play submits a job to one fair pool
+(gen.work.FairPool, one worker per core): each slice trains the visitor's own model a few steps and publishes a
+frame when one is due; the Play handler is an async generator that sends, at most every MESSAGE_EVERY s, every frame
+published since its last message (a "film"), so a class of 40 playing at once shares the CPU fairly, a waiting
+Play holds no thread and Gradio's cost per message is paid for several frames. Frames are numbers (JSON), drawn on
+<canvas> in the browser by assets/playground.js, which queues a film's frames and paints them one by one. The math
+is gen/toy's, which reuses the image models' functions.
 """
 from __future__ import annotations
 
-import math
+import asyncio
+import collections
+import dataclasses
+import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
 from gen import toy
-from gen.images import data_url
-from gen.ui.common import friendly
+from gen.toy import frames
+from gen.ui import common
+from gen.work import Job
 
-FPS = 15  # at most this many frames per second while playing
-CHAIN_EVERY = 0.25  # s between re-runs of the DDPM's reverse chain while playing
+FPS = 15  # at most this many frames per second while playing (the browser paints them at this rate)
+MESSAGE_EVERY = 0.45  # s at least between a Play's messages (after the first, sent at once): each carries the
+# frames made since the last one. Gradio's cost per message (postprocessing, diffing, SSE: 15-20 ms) is then shared
+# by several frames, which a class of 40 on 2 cores needs
+MIN_FPS = 5  # under load, a frame at least this often (with fewer updates in it) if the CPU share allows
+SLICE = 0.006  # s of training per pool slice: short slices keep 40 visitors' frames coming
 TEXT_EVERY = 0.25  # s between updates of the numbers while playing
-PLOT_EVERY = 0.6  # s between loss-plot updates while playing (a Vega re-render costs the browser more than a frame)
+PLOT_EVERY = 0.6  # s between loss-plot updates while playing
+CHAIN_EVERY = 0.25  # s at least between re-runs of the DDPM's reverse chain while playing ...
+CHAIN_SHARE = 0.3  # ... and at most this share of the Play's CPU spent on it (Algorithm 2 costs T network calls)
 VIEW = 420  # px a view is shown at (the main view fits a 1280x720 screen without scrolling)
 VAE_DATA, VAE_LATENT = 400, 280  # the VAE shows data and latent space side by side
-PLAY = dict(concurrency_id="toy_play", concurrency_limit=4, show_progress="hidden")
+POOL = common.POOL  # every visitor's Play (and DDPM sampling) runs in the app's one fair pool: a worker per core
 STEP = dict(concurrency_id="toy_step", concurrency_limit=4, show_progress="hidden", trigger_mode="multiple")
 LIVE = {**STEP, "trigger_mode": "always_last"}  # settings and sliders: only the latest value matters
+PLAY = dict(concurrency_limit=None, show_progress="hidden")  # no slots: the pool bounds the CPU, not the queue
 DATA = [(toy.LABELS[k], k) for k in toy.DATASETS]
-D_COLOURS = ((196, 160, 228), (120, 200, 135))  # as toy.d_heatmap: D = 0 purple, D = 1 green
 LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+CAP_NOTE = f"Stopped: {toy.CAP:,} updates is the cap per model and session. Press Reset to train again."
+
+# Every family's frame has these outputs, in this order (then the session state): the API's outputs too.
+OUTPUTS = ("view", "algorithm", "numbers", "count", "plots")
+TEXT = ("algorithm", "numbers", "count")  # sent at most every TEXT_EVERY s while playing, and only when changed
+ALL = frozenset(OUTPUTS)
+
+# Pause also tells the family's canvases to drop the frames they have queued (playground.js)
+PAUSE_JS = "() => { window.dispatchEvent(new CustomEvent('pg-stop', {detail: 'toy-%s-'})); }"
+ASSETS = Path(__file__).parent / "assets"
+PG_HTML = (ASSETS / "playground.html").read_text()
+PG_CSS = (ASSETS / "playground.css").read_text()
+PG_JS = (ASSETS / "playground.js").read_text()  # draws the frames (JSON) that the handlers below send
 
 
 class Playground:
-    """One visitor's three models and drawing. Every handler of the tab takes the lock, so Play and the step
+    """One visitor's three models and drawing. Every change to a model takes the lock, so Play and the step
     buttons never update a model at the same time."""
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
-        self.gan: toy.GANTrainer | None = None
-        self.ddpm: toy.DDPMTrainer | None = None
-        self.vae: toy.VAETrainer | None = None
-        self.keys: dict[str, tuple] = {}  # the settings each model was built with
+        self.models: dict[str, toy.Trainer] = {}
+        self.keys: dict[str, tuple] = {}  # the settings each model was built from
         self.points: list[tuple[float, float]] = []  # the drawing, in data coordinates
         self.spread = 0.15
         self.ddpm_t = 0  # the t the DDPM view shows
         self.ddpm_seed = 0  # x_T of the shown reverse chain
-        self.chain_time = 0.0  # when the shown reverse chain was last computed
-        self.vae_ylim: list[int] | None = None  # the VAE plot's y axis as last sent
         self.ddpm_mode = "train"  # "train" or "sample": which algorithm the DDPM panel highlights
+        self.chain_time = 0.0  # when the shown reverse chain was last computed while playing
+        self.chain_cpu = self.play_cpu = 0.0  # CPU s of a Play spent on reverse chains, and in all
 
-    def data(self, name: str, n: float, seed: float) -> toy.ToyData:
+    gan = property(lambda self: self.models.get("gan"))
+    ddpm = property(lambda self: self.models.get("ddpm"))
+    vae = property(lambda self: self.models.get("vae"))
+
+    def data(self, name: str, n: int, seed: int) -> toy.ToyData:
         return toy.make_data(name, int(n), int(seed), self.points, self.spread)
+
+    def trainer(self, family: str, st: toy.Settings, reset: bool = False) -> toy.Trainer:
+        """The family's model, rebuilt when settings of st.RESETS (or the drawing it learns) changed, or on Reset;
+        the other settings are applied to it."""
+        key = st.key() + ((tuple(self.points), self.spread) if st.data == "drawn" else ())
+        if reset or family not in self.models or self.keys.get(family) != key:
+            self.models[family] = st.build(self.data(st.data, st.n, st.seed))
+            self.keys[family] = key
+        tr = self.models[family]
+        st.apply(tr)
+        return tr
 
     def summary(self) -> dict:
         with self.lock:
-            return {"gan": self.gan.summary() if self.gan else None,
-                    "ddpm": self.ddpm.summary() if self.ddpm else None,
-                    "vae": self.vae.summary() if self.vae else None,
+            return {**{f: (self.models[f].summary() if f in self.models else None) for f in FAMILIES},
                     "drawn_points": len(self.points), "cap": toy.CAP}
 
 
@@ -65,43 +105,12 @@ def _box(box: Playground | None) -> Playground:
     return box if isinstance(box, Playground) else Playground()
 
 
-def _ensure(box: Playground, family: str, key: tuple, make: Callable[[], toy.Trainer], reset: bool = False):
-    """The family's model, rebuilt when its data or architecture settings changed (or on Reset)."""
-    if key[0] == "drawn":
-        key = (*key, tuple(box.points), box.spread)
-    if reset or getattr(box, family) is None or box.keys.get(family) != key:
-        setattr(box, family, make())
-        box.keys[family] = key
-    return getattr(box, family)
+def _user_error(e: ValueError) -> gr.Error:
+    """A condition the visitor caused (bad settings, the cap, no drawing): a message, no traceback in the log."""
+    return gr.Error(str(e), print_exception=False)
 
 
-def img(a: np.ndarray, alt: str, width: int = VIEW) -> str:
-    return (f"<img src='{data_url(a, 'JPEG')}' alt='{alt}' width='{width}' height='{width * a.shape[0] // a.shape[1]}' "
-            f"style='max-width:100%;height:auto;display:block;border:1px solid #ccc;border-radius:4px'>")
-
-
-def _rgb(c) -> str:
-    return "rgb({},{},{})".format(*c)
-
-
-def legend(items: list[tuple[str, tuple[int, int, int] | str, str]]) -> str:
-    """One line under a view: ('dot' | 'arrow' | 'ring' | 'bar', colour or CSS, text)."""
-    out = []
-    for kind, col, text in items:
-        c = _rgb(col) if isinstance(col, tuple) else col
-        mark = {"dot": f"<span style='color:{c};font-size:1.25em'>●</span>",
-                "arrow": f"<span style='color:{c};font-weight:700'>➜</span>",
-                "ring": f"<span style='color:{c};font-size:1.2em'>◯</span>",
-                "bar": f"<span style='display:inline-block;width:54px;height:.8em;background:{c};"
-                       "border:1px solid #aaa;vertical-align:middle'></span>"}[kind]
-        out.append(f"<span style='white-space:nowrap'>{mark} {text}</span>")
-    return ("<div style='display:flex;flex-wrap:wrap;gap:2px 14px;font-size:.88rem;margin-top:3px'>"
-            + "".join(out) + "</div>")
-
-
-def figure(a: np.ndarray, alt: str, items: list, width: int = VIEW) -> str:
-    return f"<div style='width:{width}px;max-width:100%'>{img(a, alt, width)}{legend(items)}</div>"
-
+# ---- HTML pieces of the text outputs -------------------------------------------------------------
 
 def algorithm(title: str, lines: list[tuple[int, str]], active: set[int]) -> str:
     """An algorithm box with the lines just performed highlighted."""
@@ -115,13 +124,6 @@ def algorithm(title: str, lines: list[tuple[int, str]], active: set[int]) -> str
             f"</div><div style='font-family:ui-monospace,monospace;font-size:.86rem'>{''.join(rows)}</div></div>")
 
 
-def _throttle(plots: bool, *values):
-    """Loss plots: only every PLOT_EVERY seconds while playing; None (an empty plot) before the first update."""
-    if not plots:
-        return tuple(gr.skip() for _ in values)
-    return tuple(v if len(v) else None for v in values)
-
-
 def _f(v: float, digits: int = 3) -> str:
     return "—" if v != v else f"{v:.{digits}f}"
 
@@ -129,40 +131,6 @@ def _f(v: float, digits: int = 3) -> str:
 def _numbers(lines: list[str], note: str = "") -> str:
     body = "<br>".join(lines) + (f"<div style='margin-top:6px;color:#b00'><b>{note}</b></div>" if note else "")
     return f"<div style='font-size:.95rem;line-height:1.5;margin-top:8px'>{body}</div>"
-
-
-def _play(box: Playground, family: str, advance: Callable[[toy.Trainer], bool],
-          frame: Callable[[Playground, bool, str], tuple]) -> Iterator[tuple]:
-    """Train in small chunks and stream a frame after each, at most FPS a second, until Pause, the page
-    closes (Gradio then stops iterating this generator) or the model reaches toy.CAP updates.
-
-    The view goes out with every frame; the text outputs at most every TEXT_EVERY s and only when changed,
-    the plots every PLOT_EVERY s: each updated component costs the browser time, the view is what moves.
-    """
-    next_plot = next_text = 0.0
-    last: dict[int, object] = {}  # text outputs as last sent
-    while True:
-        t0 = time.perf_counter()
-        with box.lock:
-            if not advance(getattr(box, family)):
-                yield frame(box, True, f"Stopped: {toy.CAP:,} updates is the cap per model and session. "
-                                       "Press Reset to train again.")
-                return
-            plots = t0 >= next_plot
-            out = list(frame(box, plots, ""))
-        if plots:
-            next_plot = t0 + PLOT_EVERY
-        text = t0 >= next_text
-        if text:
-            next_text = t0 + TEXT_EVERY
-        for i, v in enumerate(out):
-            if 0 < i < len(out) - 1 and isinstance(v, str | int | float):  # not the view, not the state
-                if text and last.get(i) != v:
-                    last[i] = v
-                else:
-                    out[i] = gr.skip()
-        yield tuple(out)
-        time.sleep(max(0.0, 1 / FPS - (time.perf_counter() - t0)))
 
 
 # ---- GAN ---------------------------------------------------------------------------------------
@@ -188,97 +156,83 @@ def _gan_numbers(tr: toy.GANTrainer, note: str) -> str:
              f"D loss −[log D(x) + log(1 − D(G(z)))] = <b>{_f(s['d_loss'])}</b> (2 log 2 = 1.386 at equilibrium)",
              f"G loss ({tr.loss}) = <b>{_f(s['g_loss'])}</b>",
              f"mean D(x) = <b>{_f(s['d_real'], 2)}</b> · mean D(G(z)) = <b>{_f(s['d_fake'], 2)}</b> (both → ½)"]
-    out = float((tr.fakes().abs() > toy.R).any(1).float().mean())
+    fakes = tr.fakes()
+    out = float((fakes.abs() > toy.R).any(1).float().mean())
     if out > 0.01:
         lines.append(f"G(z) outside the view (drawn on its border): <b>{100 * out:.0f}%</b>")
     if tr.data.name == "ring":
-        c = toy.ring_coverage(tr.fakes())
+        c = toy.ring_coverage(fakes)
         lines.append(f"modes covered <b>{c.modes}/8</b> · samples on a mode (within 3σ): <b>{100 * c.good:.0f}%</b>")
     return _numbers(lines, note)
 
 
-def _gan_frame(box: Playground, plots: bool = True, note: str = "") -> tuple:
-    tr = box.gan
-    active = {2, 3, 4} if tr.last == "d" else {6, 7} if tr.last == "g" else set()
-    items = [("dot", toy.REAL, "real data x"), ("dot", toy.FAKE, "generated G(z)"),
-             ("arrow", toy.ARROW, "G's update direction on G(z)"),
-             ("bar", f"linear-gradient(90deg,{_rgb(D_COLOURS[0])},white,{_rgb(D_COLOURS[1])})", "D(x): 0 · ½ · 1")]
-    return (figure(toy.gan_view(tr, VIEW), "GAN view", items),
-            algorithm("Algorithm 1 (Goodfellow et al. 2014)", _gan_lines(tr), active),
-            _gan_numbers(tr, note), tr.updates,
-            *_throttle(plots, tr.curves({"d_loss": "D loss", "g_loss": "G loss"}),
-                       tr.curves({"d_real": "mean D(x)", "d_fake": "mean D(G(z))"})), box)
+def gan_frame(box: Playground, tr: toy.GANTrainer, want: frozenset = ALL, note: str = "",
+              playing: bool = False) -> dict:
+    out: dict = {"count": tr.updates}
+    if "view" in want:
+        out["view"] = frames.to_json(frames.gan(tr, VIEW))
+    if "algorithm" in want:
+        active = {2, 3, 4} if tr.last == "d" else {6, 7} if tr.last == "g" else set()
+        out["algorithm"] = algorithm("Algorithm 1 (Goodfellow et al. 2014)", _gan_lines(tr), active)
+    if "numbers" in want:
+        out["numbers"] = _gan_numbers(tr, note)
+    if "plots" in want:
+        out["plots"] = frames.to_json(frames.charts(
+            frames.chart("losses", "updates (D + G)", tr.curves({"d_loss": "D loss", "g_loss": "G loss"})),
+            frames.chart("the discriminator's verdicts", "updates (D + G)",
+                         tr.curves({"d_real": "mean D(x)", "d_fake": "mean D(G(z))"}), ylim=(0, 1))))
+    return out
 
 
-def _gan(box, data, n, seed, z_dim, lr_d, lr_g, opt, k, loss, per_frame, reset=False) -> Playground:
-    box = _box(box)
-    tr = _ensure(box, "gan", (data, int(n), int(seed), int(z_dim)),
-                 lambda: toy.GANTrainer(box.data(data, n, seed), z_dim=int(z_dim), lr_d=float(lr_d),
-                                        lr_g=float(lr_g), optimizer=opt, k=int(k), loss=loss, seed=int(seed),
-                                        per_frame=int(per_frame)), reset)
-    tr.configure(lr_d=float(lr_d), lr_g=float(lr_g), optimizer=opt, k=int(k), loss=loss, per_frame=int(per_frame))
-    return box
+def _gan_room(tr: toy.GANTrainer) -> int:
+    """Play's unit for the GAN is an iteration of Algorithm 1 (k D steps + 1 G step): how many fit under the cap."""
+    return tr.remaining() // (tr.k + 1)
 
 
-@friendly
-def gan_reset(box, *hp):
-    """A fresh G and D on the chosen data."""
-    box = _box(box)
-    with box.lock:
-        return _gan_frame(_gan(box, *hp, reset=True))
+GAN_HINT = ("**Try:** 8 Gaussians with the defaults (non-saturating, learning rates 0.001) covers all 8 modes in "
+            "about 1,000 iterations. **Mode collapse:** set both learning rates to 0.03 and Reset: G puts every sample "
+            "on one mode, D paints that mode purple, G hops to another. With *minimax* at 0.03, D wins and G's "
+            "gradient log(1 − D(G(z))) vanishes where D is sure: the arrows shrink and G drifts off.")
 
 
-@friendly
-def gan_d_step(box, *hp):
-    """Exactly one discriminator update (lines 3-5 of Algorithm 1); G is unchanged."""
-    box = _box(box)
-    with box.lock:
-        _gan(box, *hp).gan.d_step()
-        return _gan_frame(box)
+def _view_and_algorithm(ui: dict, fam: str) -> None:
+    """The model's view, then its algorithm box (the line running highlighted) and live numbers."""
+    with gr.Column(scale=0, min_width=VIEW + 10):
+        ui["view"] = _canvas(f"toy-{fam}-view", VIEW)
+    with gr.Column(scale=1, min_width=300):
+        ui["algorithm"] = gr.HTML(elem_id=f"toy-{fam}-algorithm")
+        ui["numbers"] = gr.HTML(elem_id=f"toy-{fam}-numbers")
 
 
-@friendly
-def gan_g_step(box, *hp):
-    """Exactly one generator update (lines 7-8); D is unchanged."""
-    box = _box(box)
-    with box.lock:
-        _gan(box, *hp).gan.g_step()
-        return _gan_frame(box)
-
-
-@friendly
-def gan_iteration(box, *hp):
-    """One full iteration: the rest of the k D steps, then one G step."""
-    box = _box(box)
-    with box.lock:
-        _gan(box, *hp).gan.step(1)
-        return _gan_frame(box)
-
-
-@friendly
-def gan_configure(box, *hp):
-    """A hyper-parameter changed: applied at once, also while playing (the view redraws: G's gradient depends on the
-    loss)."""
-    if not isinstance(box, Playground) or box.gan is None:
-        return tuple(gr.skip() for _ in range(7))
-    with box.lock:
-        return _gan_frame(_gan(box, *hp))
-
-
-def gan_play(box, *hp):
-    box = _box(box)
-    with box.lock:
-        try:
-            _gan(box, *hp)
-        except ValueError as e:
-            raise gr.Error(str(e)) from e
-
-    def advance(tr: toy.GANTrainer) -> bool:
-        if tr.remaining() < tr.k + 1:
-            return False
-        tr.step(max(1, min(tr.per_frame, tr.remaining() // (tr.k + 1))))
-        return True
-    yield from _play(box, "gan", advance, _gan_frame)
+def _gan_layout() -> dict:
+    ui: dict = {}
+    with gr.Row():
+        with gr.Column(scale=0, min_width=270):
+            ui["data"] = gr.Dropdown(DATA, value="ring", label="data", elem_id="toy-gan-data")
+            ui["loss"] = gr.Radio(["non-saturating", "minimax"], value="non-saturating", label="G loss")
+            _controls(ui, "toy-gan")
+            with gr.Row():
+                ui["d_step"] = gr.Button("D step", min_width=80, elem_id="toy-gan-d", size="md")
+                ui["g_step"] = gr.Button("G step", min_width=80, elem_id="toy-gan-g", size="md")
+            with gr.Row():
+                ui["iteration"] = gr.Button("Iteration", min_width=80, elem_id="toy-gan-iter", size="md")
+                ui["reset"] = gr.Button("Reset", min_width=80, elem_id="toy-gan-reset", size="md")
+            ui["count"] = _count("updates (D + G)", "toy-gan-updates")
+        _view_and_algorithm(ui, "gan")
+    ui["plots"] = _canvas("toy-gan-losses", 230)
+    with gr.Accordion("Hyper-parameters (take effect at once, also while playing)", open=True):
+        with gr.Row():
+            ui["lr_d"] = gr.Dropdown(LRS, value=1e-3, label="learning rate D")
+            ui["lr_g"] = gr.Dropdown(LRS, value=1e-3, label="learning rate G")
+            ui["optimizer"] = gr.Radio(["Adam", "SGD"], value="Adam", label="optimizer")
+            ui["k"] = gr.Slider(1, 5, 1, step=1, label="k: D steps per G step")
+        with gr.Row():
+            ui["z_dim"] = gr.Dropdown([1, 2, 4, 8], value=2, label="latent size (resets)")
+            ui["n"] = gr.Dropdown([500, 1000, 2000, 5000], value=2000, label="N data points (resets)")
+            ui["seed"] = gr.Number(0, label="seed (resets)", precision=0, minimum=0)
+            ui["per_frame"] = gr.Slider(1, 50, 5, step=1, label="Play: iterations per frame")
+    gr.Markdown(GAN_HINT)
+    return ui
 
 
 # ---- DDPM --------------------------------------------------------------------------------------
@@ -313,102 +267,101 @@ def _ddpm_numbers(tr: toy.DDPMTrainer, t: int, chain: np.ndarray, note: str) -> 
     return _numbers(lines, note)
 
 
-def _ddpm_frame(box: Playground, plots: bool = True, note: str = "", playing: bool = False) -> tuple:
-    tr = box.ddpm
-    t = int(min(max(box.ddpm_t, 0), tr.T))
-    now = time.perf_counter()
-    # Algorithm 2 costs T network calls: while playing, it reruns every CHAIN_EVERY s, not for every frame
-    fresh = not playing or now - box.chain_time >= CHAIN_EVERY
+def ddpm_frame(box: Playground, tr: toy.DDPMTrainer, want: frozenset = ALL, note: str = "",
+               playing: bool = False) -> dict:
+    t = box.ddpm_t = int(min(max(box.ddpm_t, 0), tr.T))
+    # While playing, Algorithm 2 (T network calls) reruns at most every CHAIN_EVERY s and within CHAIN_SHARE of the
+    # Play's CPU: with a class on the machine, a stale chain beats no frames.
+    now, cpu = time.perf_counter(), time.thread_time()
+    fresh = not playing or (now - box.chain_time >= CHAIN_EVERY and box.chain_cpu <= CHAIN_SHARE * box.play_cpu)
     chain = tr.chain(seed=box.ddpm_seed, stale_ok=not fresh)
-    if fresh:
-        box.chain_time = now
-    items = [("dot", toy.FORWARD, f"data noised: q(x<sub>t</sub> | x<sub>0</sub>), t = {t}"),
-             ("dot", toy.REVERSE, f"Algorithm 2 from x<sub>T</sub> ~ N(0, I), at t = {t}"),
-             ("arrow", toy.FIELD, f"−ε<sub>θ</sub>(x, {max(t, 1)})"), ("dot", toy.FAINT, "data")]
-    return (figure(toy.ddpm_view(tr, t, chain, VIEW), "DDPM view", items), _ddpm_algorithms(tr, t, box.ddpm_mode),
-            _ddpm_numbers(tr, t, chain, note), tr.updates,
-            *_throttle(plots, tr.curves({"loss": "L_simple"})), box)
+    if playing and fresh:
+        box.chain_time, box.chain_cpu = now, box.chain_cpu + time.thread_time() - cpu
+    out: dict = {"count": tr.updates}
+    if "view" in want:
+        out["view"] = frames.to_json(frames.ddpm(tr, t, chain, VIEW))
+    if "algorithm" in want:
+        out["algorithm"] = _ddpm_algorithms(tr, t, box.ddpm_mode)
+    if "numbers" in want:
+        out["numbers"] = _ddpm_numbers(tr, t, chain, note)
+    if "plots" in want:
+        out["plots"] = frames.to_json(frames.charts(
+            frames.chart("L_simple (batch means)", "updates", tr.curves({"loss": "L_simple"}))))
+    return out
 
 
-def _ddpm(box, data, n, seed, schedule, T, lr, per_frame, reset=False) -> Playground:
-    box = _box(box)
-    tr = _ensure(box, "ddpm", (data, int(n), int(seed), schedule, int(T)),
-                 lambda: toy.DDPMTrainer(box.data(data, n, seed), schedule=schedule, T=int(T), lr=float(lr),
-                                         seed=int(seed), per_frame=int(per_frame)), reset)
-    tr.configure(lr=float(lr), per_frame=int(per_frame))
-    box.ddpm_t = min(box.ddpm_t, tr.T)
-    return box
+def _ddpm_layout() -> dict:
+    ui: dict = {}
+    with gr.Row():
+        with gr.Column(scale=0, min_width=270):
+            ui["data"] = gr.Dropdown(DATA, value="spiral", label="data", elem_id="toy-ddpm-data")
+            _controls(ui, "toy-ddpm")
+            with gr.Row():
+                ui["step"] = gr.Button("Step", min_width=80, elem_id="toy-ddpm-step", size="md")
+                ui["reset"] = gr.Button("Reset", min_width=80, elem_id="toy-ddpm-reset", size="md")
+            ui["n_steps"] = gr.Radio([1, 10, 100], value=10, label="updates per Step")
+            ui["sample"] = gr.Button("Sample: Algorithm 2", elem_id="toy-ddpm-sample", size="md")
+            ui["t"] = gr.Slider(0, 100, 0, step=1, label="show t", elem_id="toy-ddpm-t")
+            ui["count"] = _count("updates", "toy-ddpm-updates")
+        _view_and_algorithm(ui, "ddpm")
+    ui["plots"] = _canvas("toy-ddpm-loss", 230)
+    with gr.Accordion("Hyper-parameters", open=True):
+        with gr.Row():
+            ui["schedule"] = gr.Radio(["linear", "cosine"], value="linear", label="schedule (resets)")
+            ui["T"] = gr.Dropdown([50, 100, 200], value=100, label="T (resets)")
+            ui["lr"] = gr.Dropdown(LRS, value=3e-3, label="learning rate")
+            ui["n"] = gr.Dropdown([500, 1000, 2000, 5000], value=2000, label="N data points (resets)")
+            ui["seed"] = gr.Number(0, label="seed (resets)", precision=0, minimum=0)
+            ui["per_frame"] = gr.Slider(1, 100, 10, step=1, label="Play: updates per frame")
+    return ui
 
 
-@friendly
-def ddpm_reset(box, *hp):
-    box = _box(box)
-    with box.lock:
-        box.ddpm_mode = "train"
-        return _ddpm_frame(_ddpm(box, *hp, reset=True))
-
-
-@friendly
-def ddpm_step(box, n_steps, *hp):
-    """n gradient steps of Algorithm 1 (n = 1, 10 or 100)."""
-    box = _box(box)
-    with box.lock:
-        _ddpm(box, *hp).ddpm.step(int(n_steps))
-        box.ddpm_mode = "train"
-        return _ddpm_frame(box)
-
-
-@friendly
-def ddpm_show_t(box, t, *hp):
+def ddpm_show_t(box, t, *values):
     """Show step t: the data noised to t and the reverse chain at t (no training)."""
     box = _box(box)
-    with box.lock:
-        _ddpm(box, *hp)
+    with box.lock, _errors():
+        tr = box.trainer("ddpm", DDPM.settings.parse(*values))
         box.ddpm_t = int(t)
-        return _ddpm_frame(box)
+        return _outputs(ddpm_frame(box, tr), box)
 
 
-@friendly
-def ddpm_configure(box, *hp):
-    if not isinstance(box, Playground) or box.ddpm is None:
-        return tuple(gr.skip() for _ in range(6))
+def _sample_slices(box: Playground, st: toy.Settings, feed: Feed) -> Iterator[float | None]:
+    """Algorithm 2 on fresh x_T ~ N(0, I), shown from t = T down to 0 with the noise field at each t (a pool job)."""
     with box.lock:
-        return _ddpm_frame(_ddpm(box, *hp))
-
-
-def ddpm_play(box, *hp):
-    box = _box(box)
-    with box.lock:
-        try:
-            _ddpm(box, *hp)
-        except ValueError as e:
-            raise gr.Error(str(e)) from e
-        box.ddpm_mode = "train"
-
-    yield from _play(box, "ddpm", _advance_one_frame, lambda b, plots, note: _ddpm_frame(b, plots, note, playing=True))
-
-
-def ddpm_sample(box, *hp):
-    """Algorithm 2 on fresh x_T ~ N(0, I), animated from t = T down to 0 with the noise field at each t."""
-    box = _box(box)
-    with box.lock:
-        try:
-            tr = _ddpm(box, *hp).ddpm
-        except ValueError as e:
-            raise gr.Error(str(e)) from e
+        tr = box.trainer("ddpm", st)
         box.ddpm_seed += 1
         box.ddpm_mode = "sample"
         tr.chain(seed=box.ddpm_seed)
         ts = sorted(set(range(tr.T, -1, -max(1, tr.T // 50))) | {0}, reverse=True)
+    yield None
     for t in ts:
-        t0 = time.perf_counter()
         with box.lock:
             if box.ddpm is not tr:
                 return
             box.ddpm_t = t
-            out = (*_ddpm_frame(box, plots=False), t)
-        yield out
-        time.sleep(max(0.0, 1 / FPS - (time.perf_counter() - t0)))
+            feed.put({**ddpm_frame(box, tr, ALL - {"plots"}), "t": t})
+        yield 1 / FPS
+
+
+async def ddpm_sample(box, *values):
+    """Algorithm 2 on fresh x_T ~ N(0, I), animated from t = T down to 0 (the API's toy_ddpm_sample)."""
+    box = _box(box)
+    with _errors():
+        st = DDPM.settings.parse(*values)
+    feed, play_id = Feed(), next(_plays)
+    job = POOL.submit(_sample_slices(box, st, feed))
+    try:
+        async for parts in _stream(job, feed, 1 / FPS):
+            parts = _film(parts, play_id)
+            yield (*_outputs(parts, box), parts.get("t", gr.skip()))
+    finally:
+        POOL.cancel(job)
+
+
+def _ddpm_wire(ui: dict, box: gr.State, io: dict) -> None:
+    ev = ui["sample"].click(ddpm_sample, io["inputs"], [*io["outputs"], ui["t"]], api_name="toy_ddpm_sample", **PLAY)
+    io["cancels"].append(ev)
+    ui["t"].input(ddpm_show_t, [box, ui["t"], *io["settings"]], io["outputs"], api_name="toy_ddpm_t", **LIVE)
 
 
 # ---- VAE ---------------------------------------------------------------------------------------
@@ -425,97 +378,330 @@ def _vae_numbers(tr: toy.VAETrainer, note: str) -> str:
 
 
 def _vae_equations(latent: int, s: float) -> str:
-    return (f"**Encoder** q(z|x) = N(μ(x), diag σ²(x)), z ∈ ℝ^{latent}; **reparameterisation** z = μ + σ ⊙ ε, "
-            f"ε ~ N(0, I).  \n**Gaussian decoder** log p(x|z) = −‖x − g(z)‖² / (2s²) − log(2πs²), s = {s:g} "
-            "(the 28×28 VAE uses the Bernoulli one, −BCE).  \n**KL** per latent dimension: "
-            "−KL = ½ (1 + log σ² − σ² − μ²).  \n**β**: β > 1 pulls the codes onto the prior (smoother, blurrier "
-            "samples, more overlap in latent space); β < 1 favours reconstruction (codes spread out, holes between "
-            "them, worse samples from p(z)); β = 0 is a plain autoencoder with noise.")
+    return ("<div style='font-size:.95rem;line-height:1.5'>"
+            f"<b>Encoder</b> q(z|x) = N(μ(x), diag σ²(x)), z ∈ ℝ<sup>{latent}</sup>; <b>reparameterisation</b> "
+            f"z = μ + σ ⊙ ε, ε ~ N(0, I).<br><b>Gaussian decoder</b> log p(x|z) = −‖x − g(z)‖² / (2s²) − log(2πs²), "
+            f"s = {s:g} (the 28×28 VAE uses the Bernoulli one, −BCE).<br><b>KL</b> per latent dimension: "
+            "−KL = ½ (1 + log σ² − σ² − μ²).<br><b>β</b>: β &gt; 1 pulls the codes onto the prior (smoother, blurrier "
+            "samples, more overlap in latent space); β &lt; 1 favours reconstruction (codes spread out, holes between "
+            "them, worse samples from p(z)); β = 0 is a plain autoencoder with noise.</div>")
 
 
-def _advance_one_frame(tr: toy.DDPMTrainer | toy.VAETrainer) -> bool:
-    """One Play frame's worth of updates for a single-network trainer; False once the session cap is reached."""
-    if tr.remaining() <= 0:
+def vae_frame(box: Playground, tr: toy.VAETrainer, want: frozenset = ALL, note: str = "",
+              playing: bool = False) -> dict:
+    out: dict = {"count": tr.updates}
+    if "view" in want:
+        out["view"] = frames.to_json(frames.vae(tr, VAE_DATA, VAE_LATENT))
+    if "algorithm" in want:
+        out["algorithm"] = _vae_equations(tr.latent, tr.s)
+    if "numbers" in want:
+        out["numbers"] = _vae_numbers(tr, note)
+    if "plots" in want:
+        series = tr.curves({"recon": "E[log p(x|z)]", "kl": "KL", "elbo": "ELBO"})
+        out["plots"] = frames.to_json(frames.charts(  # y fitted to all but the first steps (far off)
+            frames.chart("ELBO and its two terms (nats)", "updates", series, ylim=frames.fitted_ylim(series))))
+    return out
+
+
+def _vae_layout() -> dict:
+    ui: dict = {}
+    with gr.Row():
+        with gr.Column(scale=0, min_width=240):
+            ui["data"] = gr.Dropdown(DATA, value="moons", label="data", elem_id="toy-vae-data")
+            ui["beta"] = gr.Slider(0, 5, 1, step=0.05, label="β: weight of the KL term", elem_id="toy-vae-beta")
+            _controls(ui, "toy-vae")
+            with gr.Row():
+                ui["step"] = gr.Button("Step", min_width=80, elem_id="toy-vae-step", size="md")
+                ui["reset"] = gr.Button("Reset", min_width=80, elem_id="toy-vae-reset", size="md")
+            ui["n_steps"] = gr.Radio([1, 10, 100], value=10, label="updates per Step")
+            ui["count"] = _count("updates", "toy-vae-updates")
+        with gr.Column(scale=0, min_width=VAE_DATA + VAE_LATENT + 20):
+            ui["view"] = _canvas("toy-vae-view", VAE_DATA)
+        with gr.Column(scale=1, min_width=200):
+            ui["numbers"] = gr.HTML(elem_id="toy-vae-numbers")
+    with gr.Row():
+        ui["algorithm"] = gr.HTML(_vae_equations(2, 0.1), elem_id="toy-vae-equations")
+        ui["plots"] = _canvas("toy-vae-curves", 260)
+    with gr.Accordion("Hyper-parameters", open=True):
+        with gr.Row():
+            ui["latent"] = gr.Radio([1, 2], value=2, label="latent size (resets)")
+            ui["s"] = gr.Dropdown([0.05, 0.1, 0.2, 0.5], value=0.1, label="decoder s")
+            ui["lr"] = gr.Dropdown(LRS, value=3e-3, label="learning rate")
+            ui["n"] = gr.Dropdown([500, 1000, 2000, 5000], value=2000, label="N data points (resets)")
+            ui["seed"] = gr.Number(0, label="seed (resets)", precision=0, minimum=0)
+            ui["per_frame"] = gr.Slider(1, 100, 10, step=1, label="Play: updates per frame")
+    return ui
+
+
+# ---- the specs -----------------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class Action:
+    """A step button: what it does to the model, and whether it takes the 'updates per Step' choice (n_steps)."""
+
+    button: str  # the button's key in the layout
+    api_name: str
+    run: Callable[[toy.Trainer, int], object]
+    takes_n: bool = False
+    mode: str = ""  # the DDPM panel's highlighted algorithm after it ("train")
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    """Everything the shared handlers need to know about one model family."""
+
+    name: str  # "gan": api names toy_gan_play, toy_gan_reset, ...
+    tab: str
+    settings: type[toy.Settings]  # its hyper-parameters by name, in the order of the tab's inputs
+    frame: Callable[..., dict]  # (box, trainer, want, note, playing) -> {output name: value}
+    layout: Callable[[], dict]  # builds the tab: {settings field / output / button name: component}
+    actions: tuple[Action, ...]
+    advance: Callable[[toy.Trainer, int], object] = lambda tr, n: tr.step(n)  # n Play units (GAN: iterations)
+    room: Callable[[toy.Trainer], int] = lambda tr: tr.remaining()  # Play units left before the cap
+    wire: Callable[[dict, gr.State, dict], None] | None = None  # wiring only this family has
+
+
+GAN = Family("gan", "GAN", toy.GANSettings, gan_frame, _gan_layout,
+             (Action("d_step", "toy_gan_d_step", lambda tr, n: tr.d_step()),  # lines 3-5 of Algorithm 1
+              Action("g_step", "toy_gan_g_step", lambda tr, n: tr.g_step()),  # lines 7-8
+              Action("iteration", "toy_gan_step", lambda tr, n: tr.step(1))),  # the rest of k D steps, 1 G step
+             room=_gan_room)
+DDPM = Family("ddpm", "DDPM", toy.DDPMSettings, ddpm_frame, _ddpm_layout,
+              (Action("step", "toy_ddpm_step", lambda tr, n: tr.step(n), takes_n=True, mode="train"),),
+              wire=_ddpm_wire)
+VAE = Family("vae", "VAE", toy.VAESettings, vae_frame, _vae_layout,
+             (Action("step", "toy_vae_step", lambda tr, n: tr.step(n), takes_n=True),))
+FAMILIES = {f.name: f for f in (GAN, DDPM, VAE)}
+
+
+# ---- shared handlers ----------------------------------------------------------------------------
+
+class _errors:
+    """ValueError (bad settings, the cap, no drawing yet) -> gr.Error with the message and no traceback."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if isinstance(e, ValueError):
+            raise _user_error(e) from e
         return False
-    tr.step(tr.per_frame)
-    return True
 
 
-def _vae_frame(box: Playground, plots: bool = True, note: str = "") -> tuple:
-    tr = box.vae
-    data_im, lat_im = toy.vae_view(tr, VAE_DATA, VAE_LATENT)
-    rainbow = "linear-gradient(90deg,#c33,#cc3,#3c3,#3cc,#33c,#c3c)"
-    left = figure(data_im, "VAE data space", [("bar", rainbow, "data x (colour: where it lies)"),
-                                              ("dot", (30, 30, 30), "g(z), z ~ N(0, I)")], VAE_DATA)
-    right = figure(lat_im, "VAE latent space", [("bar", rainbow, "μ(x) of the same points"),
-                                                ("ring", (120, 120, 120), "1σ, 2σ of N(0, I)" if tr.latent == 2
-                                                 else "N(0, 1) density")], VAE_LATENT)
-    view = f"<div style='display:flex;gap:10px'>{left}{right}</div>"
-    return (view, _vae_numbers(tr, note), tr.updates, _vae_plot(box) if plots else gr.skip(),
-            _vae_equations(tr.latent, tr.s), box)
+def _outputs(parts: dict, box: Playground) -> tuple:
+    """A frame's parts in OUTPUTS order (a part not in it: unchanged), then the state."""
+    return (*(parts.get(k, gr.skip()) for k in OUTPUTS), box)
 
 
-def _vae_plot(box: Playground):
-    """The curves, the y axis fitted to all but the first 5% of training (the first steps are far off).
-
-    New axis limits re-create the plot in the browser (slow), so they go out only when they change by a nat.
-    """
-    df = box.vae.curves({"recon": "E[log p(x|z)]", "kl": "KL", "elbo": "ELBO"})
-    if not len(df):
-        box.vae_ylim = None
-        return None
-    late = df[df["step"] >= 0.05 * df["step"].max()]["value"]
-    lo, hi = float(late.min()), float(late.max())
-    pad = 0.1 * max(hi - lo, 1.0)
-    ylim = [math.floor(lo - pad), math.ceil(hi + pad)]
-    if ylim == box.vae_ylim:
-        return df
-    box.vae_ylim = ylim
-    return gr.LinePlot(df, y_lim=ylim)
+def reset(fam: Family) -> Callable:
+    def handler(box, *values):
+        """A fresh model on the chosen data, drawn at step 0."""
+        box = _box(box)
+        with box.lock, _errors():
+            tr = box.trainer(fam.name, fam.settings.parse(*values), reset=True)
+            if fam is DDPM:
+                box.ddpm_mode = "train"
+            return _outputs(fam.frame(box, tr), box)
+    handler.__name__ = f"{fam.name}_reset"
+    return handler
 
 
-def _vae(box, data, n, seed, latent, lr, beta, s, per_frame, reset=False) -> Playground:
-    box = _box(box)
-    tr = _ensure(box, "vae", (data, int(n), int(seed), int(latent)),
-                 lambda: toy.VAETrainer(box.data(data, n, seed), latent=int(latent), lr=float(lr), beta=float(beta),
-                                        s=float(s), seed=int(seed), per_frame=int(per_frame)), reset)
-    tr.configure(lr=float(lr), beta=float(beta), s=float(s), per_frame=int(per_frame))
-    return box
+def configure(fam: Family) -> Callable:
+    def handler(box, *values):
+        """A hyper-parameter changed: applied at once, also while playing (the frame redraws)."""
+        if not isinstance(box, Playground) or fam.name not in box.models:
+            return tuple(gr.skip() for _ in (*OUTPUTS, box))
+        with box.lock, _errors():
+            return _outputs(fam.frame(box, box.trainer(fam.name, fam.settings.parse(*values))), box)
+    handler.__name__ = f"{fam.name}_configure"
+    return handler
 
 
-@friendly
-def vae_reset(box, *hp):
-    box = _box(box)
+def act(fam: Family, action: Action) -> Callable:
+    def handler(box, *values):
+        box = _box(box)
+        n, values = (int(values[0]), values[1:]) if action.takes_n else (1, values)
+        with box.lock, _errors():
+            tr = box.trainer(fam.name, fam.settings.parse(*values))
+            action.run(tr, n)
+            if action.mode:
+                box.ddpm_mode = action.mode
+            return _outputs(fam.frame(box, tr), box)
+    handler.__name__ = f"{fam.name}_{action.button}"
+    return handler
+
+
+class Feed:
+    """What a pool job published for its handler until the handler takes it: every frame's view, oldest first (the
+    last 2 * FPS * MESSAGE_EVERY: older ones are dropped when the page cannot keep up), and the other parts merged
+    (the latest wins)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: dict = {}
+        self._views: collections.deque = collections.deque(maxlen=max(2, round(2 * FPS * MESSAGE_EVERY)))
+        self._last = None  # when the last view taken was published
+
+    def put(self, parts: dict) -> None:
+        with self._lock:
+            if "view" in parts:
+                parts = dict(parts)
+                self._views.append((time.monotonic(), parts.pop("view")))
+            self._parts.update(parts)
+
+    def take(self) -> dict:
+        """The parts published since the last take; the views as "views" (a list) with "fps", the rate they were
+        made at (at most FPS): the page paints them at that rate, so a slower Play still moves evenly."""
+        with self._lock:
+            parts, self._parts = self._parts, {}
+            if self._views:
+                times, views = zip(*self._views)
+                self._views.clear()
+                span = times[-1] - (self._last if self._last is not None else times[0])
+                parts["views"], parts["fps"] = list(views), min(FPS, max(1.0, len(views) / span if span else FPS))
+                self._last = times[-1]
+        return parts
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._parts or self._views)
+
+
+_plays = itertools.count(1)  # each Play's films carry its number: the page ignores films of a Play it stopped
+
+
+def _film(parts: dict, play: int) -> dict:
+    """The views a Feed gave, as one view output: {"frames": [view, ...], "fps": f, "play": n} (JSON), which
+    playground.js queues and paints f a second; a single view (a step, a setting) is painted at once instead."""
+    views = parts.pop("views", None)
+    fps = parts.pop("fps", FPS)
+    if views:
+        parts["view"] = f'{{"frames":[{",".join(views)}],"fps":{round(fps, 2)},"play":{play}}}'
+    return parts
+
+
+def _play_slices(fam: Family, box: Playground, st: toy.Settings, feed: Feed) -> Iterator[float | None]:
+    """A Play as a pool job: each slice trains the visitor's model about SLICE s and publishes a frame when due.
+
+    A frame is due after the 'per frame' updates (at most FPS a second; the job then waits, holding no worker), or,
+    when its CPU share is small, every 1 / MIN_FPS s with the updates done so far. The view goes out in every
+    frame; the text at most every TEXT_EVERY s and only when changed, the plots every PLOT_EVERY s."""
     with box.lock:
-        return _vae_frame(_vae(box, *hp, reset=True))
-
-
-@friendly
-def vae_step(box, n_steps, *hp):
-    """n gradient steps on the (beta-weighted) negative ELBO."""
-    box = _box(box)
-    with box.lock:
-        _vae(box, *hp).vae.step(int(n_steps))
-        return _vae_frame(box)
-
-
-@friendly
-def vae_configure(box, *hp):
-    if not isinstance(box, Playground) or box.vae is None:
-        return tuple(gr.skip() for _ in range(6))
-    with box.lock:
-        return _vae_frame(_vae(box, *hp))
-
-
-def vae_play(box, *hp):
-    box = _box(box)
-    with box.lock:
+        tr = box.trainer(fam.name, st)
+        if fam is DDPM:
+            box.ddpm_mode = "train"
+        box.chain_cpu = box.play_cpu = 0.0
+        capped = fam.room(tr) <= 0
+        first = fam.frame(box, tr, ALL, CAP_NOTE if capped else "", True)
+        feed.put(first)
+    if capped:
+        return
+    sent = {k: first[k] for k in TEXT}  # text parts as last sent (to send only changes)
+    now = time.monotonic()
+    last_frame, next_text, next_plot = now, now + TEXT_EVERY, now + PLOT_EVERY
+    since, unit_cpu = 0, 0.002  # Play units since the last frame; CPU s per unit (measured as we go)
+    yield None
+    while True:
+        if not box.lock.acquire(blocking=False):  # a step button is updating the model: come back soon
+            yield 0.005
+            continue
         try:
-            _vae(box, *hp)
-        except ValueError as e:
-            raise gr.Error(str(e)) from e
+            cpu = time.thread_time()
+            tr = box.models.get(fam.name)  # settings that rebuild the model while playing: play the new one
+            if tr is None:
+                return
+            per_frame, room = max(1, tr.per_frame), fam.room(tr)
+            if room <= 0:
+                feed.put(fam.frame(box, tr, ALL, CAP_NOTE, True))
+                return
+            if since < per_frame:  # behind (a small CPU share): train less, so that frames keep coming
+                budget = SLICE if time.monotonic() < last_frame + 0.5 / MIN_FPS else SLICE / 3
+                n = int(max(1, min(budget / unit_cpu, per_frame - since, room)))
+                fam.advance(tr, n)
+                unit_cpu = 0.7 * unit_cpu + 0.3 * (time.thread_time() - cpu) / n
+                since += n
+            now = time.monotonic()
+            due = since >= per_frame or now >= last_frame + 1 / MIN_FPS
+            if due and now >= last_frame + 1 / FPS:  # the feed keeps every frame until the next message
+                want = {"view", "count"}
+                if now >= next_text:
+                    want |= set(TEXT)
+                    next_text = now + TEXT_EVERY
+                if now >= next_plot:
+                    want.add("plots")
+                    next_plot = now + PLOT_EVERY
+                parts = fam.frame(box, tr, frozenset(want), "", True)
+                for k in TEXT:  # text only when changed
+                    if k in parts and k in want and sent.get(k) == parts[k]:
+                        del parts[k]
+                    elif k in parts and k in want:
+                        sent[k] = parts[k]
+                    elif k in parts:
+                        del parts[k]
+                feed.put(parts)
+                last_frame, since = now, 0
+            box.play_cpu += time.thread_time() - cpu
+        finally:
+            box.lock.release()
+        if since >= per_frame:  # nothing to do before the next frame time
+            yield max(0.002, last_frame + 1 / FPS - time.monotonic())
+        else:
+            yield None
 
-    yield from _play(box, "vae", _advance_one_frame, _vae_frame)
+
+async def _stream(job: Job, feed: Feed, every: float) -> AsyncIterator[dict]:
+    """What a pool job publishes (Feed.take), at most every `every` s, the first as soon as there is one, until the
+    job ends. Polling (no thread held while waiting); the caller cancels the job in its finally (Pause cancels the
+    event, a closed page too)."""
+    last = None  # when the last message went out
+    while True:
+        done = job.done
+        parts = feed.take() if done or last is None or time.monotonic() >= last + every else {}
+        if parts:
+            yield parts
+            last = time.monotonic()
+        elif done:
+            if isinstance(job.error, ValueError):
+                raise _user_error(job.error)
+            if job.error is not None:
+                raise job.error
+            return
+        await asyncio.sleep(0.01 if last is None else max(0.01, last + every - time.monotonic()))
+
+
+def play(fam: Family) -> Callable:
+    async def handler(box, *values):
+        """Train in the fair pool and stream frames until Pause, the page closes or the model reaches the cap."""
+        box = _box(box)
+        with _errors():
+            st = fam.settings.parse(*values)
+        feed, play_id, sent = Feed(), next(_plays), {}
+        job = POOL.submit(_play_slices(fam, box, st, feed))
+        try:
+            async for parts in _stream(job, feed, MESSAGE_EVERY):
+                parts = _film(parts, play_id)
+                for k in [k for k in parts if k != "view"]:  # only what changed: less for Gradio to process
+                    if sent.get(k) == parts[k]:
+                        del parts[k]
+                    else:
+                        sent[k] = parts[k]
+                yield (*_outputs(parts, box)[:-1], gr.skip() if sent.get("box") else box)
+                sent["box"] = True  # the session's state goes out once
+        finally:
+            POOL.cancel(job)
+    handler.__name__ = f"{fam.name}_play"
+    return handler
+
+
+# handlers by their old names (tests, other callers)
+gan_reset, ddpm_reset, vae_reset = reset(GAN), reset(DDPM), reset(VAE)
+gan_configure, ddpm_configure, vae_configure = configure(GAN), configure(DDPM), configure(VAE)
+gan_d_step, gan_g_step, gan_iteration = (act(GAN, a) for a in GAN.actions)
+ddpm_step, vae_step = act(DDPM, DDPM.actions[0]), act(VAE, VAE.actions[0])
+gan_play, ddpm_play, vae_play = play(GAN), play(DDPM), play(VAE)
 
 
 # ---- your own data -----------------------------------------------------------------------------
@@ -525,14 +711,14 @@ def _draw_frame(box: Playground):
     n = len(box.points)
     md = (f"{n} point{'s' if n != 1 else ''} drawn; the data set is each point jittered by N(0, {box.spread:g}²). "
           "Pick **your drawing** as the data in the GAN, DDPM or VAE tab.")
-    return toy.data_view(box.points, data, VIEW), md, box
+    return toy.drawing.data_view(box.points, data, VIEW), md, box
 
 
 def draw_click(box, spread, evt: gr.SelectData):
     box = _box(box)
     with box.lock:
         box.spread = float(spread)
-        x, y = toy.from_px(evt.index[0], evt.index[1], VIEW)
+        x, y = toy.drawing.from_px(evt.index[0], evt.index[1], VIEW)
         box.points.append((round(x, 3), round(y, 3)))
         return _draw_frame(box)
 
@@ -564,125 +750,74 @@ def state(box):
     return _json(_box(box).summary())
 
 
-# ---- layout ------------------------------------------------------------------------------------
+# ---- layout and wiring -------------------------------------------------------------------------
 
 INTRO = ("On 2-D points every model is small enough to train **live** on this server's CPU. Press **▶ Play**, change "
          "settings while it runs, or step through the algorithms one line at a time. Same math as the image tabs: "
          "`gen.gan.d_loss / g_loss`, `gen.diffusion.q_sample / loss_simple / p_sample`, `gen.vae.elbo`.")
-GAN_HINT = ("**Try:** 8 Gaussians with the defaults (non-saturating, learning rates 0.001) covers all 8 modes in "
-            "about 1,000 iterations. **Mode collapse:** set both learning rates to 0.03 and Reset: G puts every sample "
-            "on one mode, D paints that mode purple, G hops to another. With *minimax* at 0.03, D wins and G's "
-            "gradient log(1 − D(G(z))) vanishes where D is sure: the arrows shrink and G drifts off.")
 
 
-def _controls(prefix: str):
+def _controls(ui: dict, prefix: str) -> None:
     with gr.Row():
-        play = gr.Button("▶ Play", variant="primary", elem_id=f"{prefix}-play", min_width=80, size="md")
-        pause = gr.Button("Pause", variant="stop", elem_id=f"{prefix}-pause", min_width=80, size="md")
-    return play, pause
+        ui["play"] = gr.Button("▶ Play", variant="primary", elem_id=f"{prefix}-play", min_width=80, size="md")
+        ui["pause"] = gr.Button("Pause", variant="stop", elem_id=f"{prefix}-pause", min_width=80, size="md")
+
+
+def _count(label: str, elem_id: str) -> gr.Number:
+    return gr.Number(0, label=label, elem_id=elem_id, interactive=False, precision=0, min_width=80)
+
+
+def _canvas(elem_id: str, min_height: int) -> gr.HTML:
+    """A view or the loss plots: a frame's JSON, drawn by assets/playground.js."""
+    return gr.HTML(None, html_template=PG_HTML, css_template=PG_CSS, js_on_load=PG_JS, elem_id=elem_id,
+                   min_height=min_height, padding=False)
+
+
+def _wire(fam: Family, ui: dict, box: gr.State) -> dict:
+    """The events every family has, from its spec: reset, step buttons, play/pause, settings changes."""
+    settings = [ui[name] for name in fam.settings.names()]
+    io = {"settings": settings, "inputs": [box, *settings], "outputs": [*(ui[k] for k in OUTPUTS), box],
+          "cancels": []}
+    inputs, outputs = io["inputs"], io["outputs"]
+    ui["reset"].click(reset(fam), inputs, outputs, api_name=f"toy_{fam.name}_reset", **STEP)
+    for a in fam.actions:
+        ins = [box, ui["n_steps"], *settings] if a.takes_n else inputs
+        ui[a.button].click(act(fam, a), ins, outputs, api_name=a.api_name, **STEP)
+    io["cancels"].append(ui["play"].click(play(fam), inputs, outputs, api_name=f"toy_{fam.name}_play", **PLAY))
+    if fam.wire:
+        fam.wire(ui, box, io)
+    ui["pause"].click(None, cancels=io["cancels"], api_name=False, js=PAUSE_JS % fam.name)
+    for name, c in zip(fam.settings.names(), settings):
+        handler = reset(fam) if name in fam.settings.RESETS else configure(fam)
+        event = c.release if isinstance(c, gr.Slider) else c.change
+        event(handler, inputs, outputs, api_name=False, **LIVE)
+    return io
+
+
+def _warm_up() -> Iterator[None]:
+    """One tiny Play's work on each pool worker at start: the first visitor's Play does not pay for starting the
+    threads, their OpenMP and autograd set-up (4 s on a busy 2-core machine, measured)."""
+    for fam in FAMILIES.values():
+        tr = fam.settings(n=64).build(toy.make_data(fam.settings.data, 64, 0))
+        fam.advance(tr, 1)
+        fam.frame(Playground(), tr, ALL, "", False)
+        yield None
 
 
 def build(demo: gr.Blocks) -> None:
+    for _ in range(POOL.workers):
+        POOL.submit(_warm_up())
     box = gr.State(None)
-    ro = dict(interactive=False, precision=0, min_width=80)
-
-    with gr.Tab("GAN", id="toy-gan"):
-        with gr.Row():
-            with gr.Column(scale=0, min_width=270):
-                g_data = gr.Dropdown(DATA, value="ring", label="data", elem_id="toy-gan-data")
-                g_loss = gr.Radio(["non-saturating", "minimax"], value="non-saturating", label="G loss")
-                g_play, g_pause = _controls("toy-gan")
-                with gr.Row():
-                    g_d = gr.Button("D step", min_width=80, elem_id="toy-gan-d", size="md")
-                    g_g = gr.Button("G step", min_width=80, elem_id="toy-gan-g", size="md")
-                with gr.Row():
-                    g_it = gr.Button("Iteration", min_width=80, elem_id="toy-gan-iter", size="md")
-                    g_reset = gr.Button("Reset", min_width=80, elem_id="toy-gan-reset", size="md")
-                g_count = gr.Number(0, label="updates (D + G)", elem_id="toy-gan-updates", **ro)
-            with gr.Column(scale=0, min_width=VIEW + 10):
-                g_view = gr.HTML(elem_id="toy-gan-view", min_height=VIEW)
-            with gr.Column(scale=1, min_width=300):
-                g_alg = gr.HTML(elem_id="toy-gan-algorithm")
-                g_num = gr.HTML(elem_id="toy-gan-numbers")
-        with gr.Row():
-            g_loss_plot = gr.LinePlot(x="step", y="value", color="series", height=230, title="losses",
-                                      x_title="updates (D + G)", elem_id="toy-gan-losses")
-            g_d_plot = gr.LinePlot(x="step", y="value", color="series", height=230, y_lim=[0, 1],
-                                   title="the discriminator's verdicts", x_title="updates (D + G)",
-                                   elem_id="toy-gan-verdicts")
-        with gr.Accordion("Hyper-parameters (take effect at once, also while playing)", open=True):
-            with gr.Row():
-                g_lr_d = gr.Dropdown(LRS, value=1e-3, label="learning rate D")
-                g_lr_g = gr.Dropdown(LRS, value=1e-3, label="learning rate G")
-                g_opt = gr.Radio(["Adam", "SGD"], value="Adam", label="optimizer")
-                g_k = gr.Slider(1, 5, 1, step=1, label="k: D steps per G step")
-            with gr.Row():
-                g_z = gr.Dropdown([1, 2, 4, 8], value=2, label="latent size (resets)")
-                g_n = gr.Dropdown([500, 1000, 2000, 5000], value=2000, label="N data points (resets)")
-                g_seed = gr.Number(0, label="seed (resets)", precision=0, minimum=0)
-                g_speed = gr.Slider(1, 50, 5, step=1, label="Play: iterations per frame")
-        gr.Markdown(GAN_HINT)
-
-    with gr.Tab("DDPM", id="toy-ddpm"):
-        with gr.Row():
-            with gr.Column(scale=0, min_width=270):
-                d_data = gr.Dropdown(DATA, value="spiral", label="data", elem_id="toy-ddpm-data")
-                d_play, d_pause = _controls("toy-ddpm")
-                with gr.Row():
-                    d_step_b = gr.Button("Step", min_width=80, elem_id="toy-ddpm-step", size="md")
-                    d_reset = gr.Button("Reset", min_width=80, elem_id="toy-ddpm-reset", size="md")
-                d_n_steps = gr.Radio([1, 10, 100], value=10, label="updates per Step")
-                d_sample = gr.Button("Sample: Algorithm 2", elem_id="toy-ddpm-sample", size="md")
-                d_t = gr.Slider(0, 100, 0, step=1, label="show t", elem_id="toy-ddpm-t")
-                d_count = gr.Number(0, label="updates", elem_id="toy-ddpm-updates", **ro)
-            with gr.Column(scale=0, min_width=VIEW + 10):
-                d_view = gr.HTML(elem_id="toy-ddpm-view", min_height=VIEW)
-            with gr.Column(scale=1, min_width=300):
-                d_alg = gr.HTML(elem_id="toy-ddpm-algorithm")
-                d_num = gr.HTML(elem_id="toy-ddpm-numbers")
-        d_loss_plot = gr.LinePlot(x="step", y="value", color="series", height=230, title="L_simple (batch means)",
-                                  x_title="updates", elem_id="toy-ddpm-loss")
-        with gr.Accordion("Hyper-parameters", open=True):
-            with gr.Row():
-                d_sched = gr.Radio(["linear", "cosine"], value="linear", label="schedule (resets)")
-                d_T = gr.Dropdown([50, 100, 200], value=100, label="T (resets)")
-                d_lr = gr.Dropdown(LRS, value=3e-3, label="learning rate")
-                d_n = gr.Dropdown([500, 1000, 2000, 5000], value=2000, label="N data points (resets)")
-                d_seed = gr.Number(0, label="seed (resets)", precision=0, minimum=0)
-                d_speed = gr.Slider(1, 100, 10, step=1, label="Play: updates per frame")
-
-    with gr.Tab("VAE", id="toy-vae"):
-        with gr.Row():
-            with gr.Column(scale=0, min_width=240):
-                v_data = gr.Dropdown(DATA, value="moons", label="data", elem_id="toy-vae-data")
-                v_beta = gr.Slider(0, 5, 1, step=0.05, label="β: weight of the KL term", elem_id="toy-vae-beta")
-                v_play, v_pause = _controls("toy-vae")
-                with gr.Row():
-                    v_step_b = gr.Button("Step", min_width=80, elem_id="toy-vae-step", size="md")
-                    v_reset = gr.Button("Reset", min_width=80, elem_id="toy-vae-reset", size="md")
-                v_n_steps = gr.Radio([1, 10, 100], value=10, label="updates per Step")
-                v_count = gr.Number(0, label="updates", elem_id="toy-vae-updates", **ro)
-            with gr.Column(scale=0, min_width=VAE_DATA + VAE_LATENT + 20):
-                v_view = gr.HTML(elem_id="toy-vae-view", min_height=VAE_DATA)
-            with gr.Column(scale=1, min_width=200):
-                v_num = gr.HTML(elem_id="toy-vae-numbers")
-        with gr.Row():
-            v_eq = gr.Markdown(_vae_equations(2, 0.1))
-            v_plot = gr.LinePlot(x="step", y="value", color="series", height=260,
-                                 title="ELBO and its two terms (nats)", x_title="updates", elem_id="toy-vae-curves")
-        with gr.Accordion("Hyper-parameters", open=True):
-            with gr.Row():
-                v_latent = gr.Radio([1, 2], value=2, label="latent size (resets)")
-                v_s = gr.Dropdown([0.05, 0.1, 0.2, 0.5], value=0.1, label="decoder s")
-                v_lr = gr.Dropdown(LRS, value=3e-3, label="learning rate")
-                v_n = gr.Dropdown([500, 1000, 2000, 5000], value=2000, label="N data points (resets)")
-                v_seed = gr.Number(0, label="seed (resets)", precision=0, minimum=0)
-                v_speed = gr.Slider(1, 100, 10, step=1, label="Play: updates per frame")
+    ios = {}
+    for fam in FAMILIES.values():
+        with gr.Tab(fam.tab, id=f"toy-{fam.name}"):
+            ui = fam.layout()
+        ios[fam.name] = (ui, _wire(fam, ui, box))
 
     with gr.Tab("Your own data", id="toy-draw"):
         with gr.Row():
             with gr.Column(scale=0, min_width=VIEW + 10):
-                canvas = gr.Image(toy.data_view([], size=VIEW), show_label=False, interactive=False,
+                canvas = gr.Image(toy.drawing.data_view([], size=VIEW), show_label=False, interactive=False,
                                   format="png", height=VIEW, elem_id="toy-draw-canvas", buttons=[])
             with gr.Column():
                 draw_md = gr.Markdown("**Click on the canvas** to place points; each becomes a small Gaussian blob "
@@ -699,57 +834,21 @@ def build(demo: gr.Blocks) -> None:
         st_btn = gr.Button("Refresh")
         st_json = gr.JSON()
 
-    # ---- wiring ----
-    g_hp = [g_data, g_n, g_seed, g_z, g_lr_d, g_lr_g, g_opt, g_k, g_loss, g_speed]
-    g_out = [g_view, g_alg, g_num, g_count, g_loss_plot, g_d_plot, box]
-    g_in = [box, *g_hp]
-    g_reset.click(gan_reset, g_in, g_out, api_name="toy_gan_reset", **STEP)
-    g_d.click(gan_d_step, g_in, g_out, api_name="toy_gan_d_step", **STEP)
-    g_g.click(gan_g_step, g_in, g_out, api_name="toy_gan_g_step", **STEP)
-    g_it.click(gan_iteration, g_in, g_out, api_name="toy_gan_step", **STEP)
-    g_play_ev = g_play.click(gan_play, g_in, g_out, api_name="toy_gan_play", **PLAY)
-    g_pause.click(None, cancels=[g_play_ev], api_name=False)
-    for c in (g_data, g_n, g_seed, g_z):
-        c.change(gan_reset, g_in, g_out, api_name=False, **LIVE)
-    for c in (g_lr_d, g_lr_g, g_opt, g_k, g_loss, g_speed):
-        c.change(gan_configure, g_in, g_out, api_name=False, **LIVE)
+    # the DDPM's t slider follows T
+    ddpm_ui, ddpm_io = ios["ddpm"]
+    ddpm_ui["T"].change(lambda T: gr.Slider(maximum=int(T), value=0), ddpm_ui["T"], ddpm_ui["t"], api_name=False)
 
-    d_hp = [d_data, d_n, d_seed, d_sched, d_T, d_lr, d_speed]
-    d_out = [d_view, d_alg, d_num, d_count, d_loss_plot, box]
-    d_in = [box, *d_hp]
-    d_reset.click(ddpm_reset, d_in, d_out, api_name="toy_ddpm_reset", **STEP)
-    d_step_b.click(ddpm_step, [box, d_n_steps, *d_hp], d_out, api_name="toy_ddpm_step", **STEP)
-    d_play_ev = d_play.click(ddpm_play, d_in, d_out, api_name="toy_ddpm_play", **PLAY)
-    d_sample_ev = d_sample.click(ddpm_sample, d_in, [*d_out, d_t], api_name="toy_ddpm_sample", **PLAY)
-    d_pause.click(None, cancels=[d_play_ev, d_sample_ev], api_name=False)
-    d_t.input(ddpm_show_t, [box, d_t, *d_hp], d_out, api_name="toy_ddpm_t", **LIVE)
-    for c in (d_data, d_n, d_seed, d_sched):
-        c.change(ddpm_reset, d_in, d_out, api_name=False, **LIVE)
-    d_T.change(lambda T: gr.Slider(maximum=int(T), value=0), d_T, d_t, api_name=False).then(
-        ddpm_reset, d_in, d_out, api_name=False, **STEP)
-    for c in (d_lr, d_speed):
-        c.change(ddpm_configure, d_in, d_out, api_name=False, **LIVE)
-
-    v_hp = [v_data, v_n, v_seed, v_latent, v_lr, v_beta, v_s, v_speed]
-    v_out = [v_view, v_num, v_count, v_plot, v_eq, box]
-    v_in = [box, *v_hp]
-    v_reset.click(vae_reset, v_in, v_out, api_name="toy_vae_reset", **STEP)
-    v_step_b.click(vae_step, [box, v_n_steps, *v_hp], v_out, api_name="toy_vae_step", **STEP)
-    v_play_ev = v_play.click(vae_play, v_in, v_out, api_name="toy_vae_play", **PLAY)
-    v_pause.click(None, cancels=[v_play_ev], api_name=False)
-    for c in (v_data, v_n, v_seed, v_latent):
-        c.change(vae_reset, v_in, v_out, api_name=False, **LIVE)
-    v_beta.release(vae_configure, v_in, v_out, api_name=False, **LIVE)
-    for c in (v_lr, v_s, v_speed):
-        c.change(vae_configure, v_in, v_out, api_name=False, **LIVE)
-
-    canvas.select(draw_click, [box, spread], [canvas, draw_md, box], api_name=False, **STEP)
-    undo.click(lambda b, s: draw_edit(b, s, "undo"), [box, spread], [canvas, draw_md, box], api_name=False)
-    clear.click(lambda b, s: draw_edit(b, s, "clear"), [box, spread], [canvas, draw_md, box], api_name="toy_draw_clear")
-    spread.release(lambda b, s: draw_edit(b, s, ""), [box, spread], [canvas, draw_md, box], api_name=False)
-    start.input(lambda b, s, w: draw_edit(b, s, w), [box, spread, start], [canvas, draw_md, box], api_name=False)
+    draw_out = [canvas, draw_md, box]
+    canvas.select(draw_click, [box, spread], draw_out, api_name=False, **STEP)
+    undo.click(lambda b, s: draw_edit(b, s, "undo"), [box, spread], draw_out, api_name=False)
+    clear.click(lambda b, s: draw_edit(b, s, "clear"), [box, spread], draw_out, api_name="toy_draw_clear")
+    spread.release(lambda b, s: draw_edit(b, s, ""), [box, spread], draw_out, api_name=False)
+    start.input(lambda b, s, w: draw_edit(b, s, w), [box, spread, start], draw_out, api_name=False)
     st_btn.click(state, box, st_json, api_name="toy_state")
 
     # First visit: one model of each family, drawn at step 0.
-    demo.load(gan_reset, g_in, g_out, api_name=False, **STEP).then(
-        ddpm_reset, d_in, d_out, api_name=False, **STEP).then(vae_reset, v_in, v_out, api_name=False, **STEP)
+    ev = None
+    for fam in FAMILIES.values():
+        _, io = ios[fam.name]
+        kw = dict(fn=reset(fam), inputs=io["inputs"], outputs=io["outputs"], api_name=False, **STEP)
+        ev = demo.load(**kw) if ev is None else ev.then(**kw)

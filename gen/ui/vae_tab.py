@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -10,7 +11,8 @@ import torch
 from gen import data
 from gen.images import PALETTE, grid, pixel_to_latent, preprocess, scatter, to_float, to_uint8
 from gen.latent import seed_to_z
-from gen.ui.common import DATASETS, fmt, friendly, image, missing, model, readable_upload
+from gen.ui import links
+from gen.ui.common import DATASET, DATASETS, LAST_TEST, fmt, friendly, image, missing, model, readable_upload
 from gen.vae import encode_report, latent_grid, walk
 
 R = 3.0  # the map and sliders cover [-3, 3]^2: 99.7% of the prior per axis
@@ -60,7 +62,7 @@ def _x(ds: str, index: float, drawn: np.ndarray | None) -> torch.Tensor:
                            "'use as A' / 'use as B', or pick a test index ≥ 0.")
         return to_float(drawn[None])
     x, _ = data.test_sample(DATASETS[ds])
-    return to_float(x[int(index) % len(x)][None])
+    return to_float(x[data.test_index(DATASETS[ds], index)][None])
 
 
 @friendly
@@ -130,95 +132,138 @@ def use_drawing(drawn: np.ndarray | None):
     return drawn, -1
 
 
-def build(demo: gr.Blocks) -> None:
-    gr.Markdown(missing(["vae2-mnist", "vae2-fashion", "vae16-mnist", "vae16-fashion", "ae2-mnist"]),
-                elem_classes="banner")
+def gallery(ds: str) -> list[np.ndarray]:
+    """The first test images, to pick interpolation endpoints from."""
+    return [image(im, 56) for im in data.test_sample(DATASETS[ds])[0][:N_PICK]]
+
+
+# --- layout: one helper a section, each returns its components --------------------------------------------------
+
+MODELS = ["vae2-mnist", "vae2-fashion", "vae16-mnist", "vae16-fashion", "ae2-mnist"]
+N_PICK = 24  # test images in the endpoint gallery
+LATENTS = ["2-D latent", "16-D latent (sharper)"]
+# The first values of the tab's controls, said once (the URL of a lecture link may set others).
+A, B, STEPS, PATH, LATENT = 0, 1, 10, "linear", LATENTS[1]
+
+
+def _main(v: SimpleNamespace) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            out = gr.Image(label="decoded g(z)", format="png", height=300,
-                           elem_id="vae-decoded", elem_classes="crisp", interactive=False)
-            z1 = gr.Slider(-R, R, 0, step=0.05, label="z1")
-            z2 = gr.Slider(-R, R, 0, step=0.05, label="z2")
-            ds = gr.Radio(list(DATASETS), value="MNIST", label="Dataset")
+            v.out = gr.Image(label="decoded g(z)", format="png", height=300,
+                             elem_id="vae-decoded", elem_classes="crisp", interactive=False)
+            v.z1 = gr.Slider(-R, R, 0, step=0.05, label="z1")
+            v.z2 = gr.Slider(-R, R, 0, step=0.05, label="z2")
+            v.ds = gr.Radio(list(DATASETS), value=DATASET, label="Dataset", elem_id="vae-dataset")
         with gr.Column(scale=1, min_width=300):
-            grid_img = gr.Image(label="latent map: g(z) over [-3, 3]² (click to set z)", format="png",
-                                elem_id="vae-map", elem_classes="crisp", interactive=False, height=SHOW)
+            v.grid_img = gr.Image(label="latent map: g(z) over [-3, 3]² (click to set z)", format="png",
+                                  elem_id="vae-map", elem_classes="crisp", interactive=False, height=SHOW)
         with gr.Column(scale=1, min_width=300):
-            enc_img = gr.Image(label="test images' μ(x), by class (click to set z)", format="png",
-                               elem_id="vae-scatter", interactive=False, height=SHOW)
-            legend = gr.Markdown()
+            v.enc_img = gr.Image(label="test images' μ(x), by class (click to set z)", format="png",
+                                 elem_id="vae-scatter", interactive=False, height=SHOW)
+            v.legend = gr.Markdown()
     gr.Markdown(INTRO, elem_classes="intro")  # below the main view, which must fit a 1280x720 projector
 
+
+def _interpolation(v: SimpleNamespace) -> None:
     with gr.Accordion("Interpolation between two images", open=True):
         gr.Markdown("Encode two images to μ, walk between them in latent space, decode each step. "
                     "Click the gallery to pick, or use your own drawings (index −1, buttons in the section below).")
         with gr.Row():
-            latent = gr.Radio(["2-D latent", "16-D latent (sharper)"], value="16-D latent (sharper)", label="VAE")
-            a = gr.Number(0, label="image A (test index)", precision=0, minimum=-1, maximum=1999)
-            b = gr.Number(1, label="image B (test index)", precision=0, minimum=-1, maximum=1999)
-            steps = gr.Slider(2, 16, 10, step=1, label="steps")
-            method = gr.Radio(["linear", "spherical"], value="linear", label="path")
-            pick = gr.Radio(["A", "B"], value="A", label="gallery click sets")
-        gallery = gr.Gallery([image(im, 56) for im in data.test_sample("mnist")[0][:24]], columns=12, height=140,
-                             label="test images 0-23", allow_preview=False)
-        strip = gr.Image(label="interpolation strip", format="png", elem_id="vae-strip", elem_classes="crisp",
-                         interactive=False)
+            v.latent = gr.Radio(LATENTS, value=LATENT, label="VAE")
+            v.a = gr.Number(A, label="image A (test index)", precision=0, minimum=-1, maximum=LAST_TEST)
+            v.b = gr.Number(B, label="image B (test index)", precision=0, minimum=-1, maximum=LAST_TEST)
+            v.steps = gr.Slider(2, 16, STEPS, step=1, label="steps")
+            v.method = gr.Radio(["linear", "spherical"], value=PATH, label="path")
+            v.pick = gr.Radio(["A", "B"], value="A", label="gallery click sets")
+        v.gallery = gr.Gallery(columns=12, height=140, label=f"test images 0-{N_PICK - 1}", allow_preview=False)
+        v.strip = gr.Image(label="interpolation strip", format="png", elem_id="vae-strip", elem_classes="crisp",
+                           interactive=False)
 
+
+def _encode_own(v: SimpleNamespace) -> None:
     with gr.Accordion("Encode your own", open=True):
         with gr.Row():
             with gr.Column():
-                sketch = gr.Sketchpad(label="draw a digit", canvas_size=(280, 280), elem_id="vae-sketch",
-                                      brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
+                v.sketch = gr.Sketchpad(label="draw a digit", canvas_size=(280, 280), elem_id="vae-sketch",
+                                        brush=gr.Brush(default_size=18, colors=["#000000"], color_mode="fixed"))
                 # A file path, in its own mode (no RGB conversion): preprocess checks the size before decoding
                 # and keeps transparency.
-                upload = readable_upload(gr.Image(label="...or upload an image", type="filepath", image_mode=None,
-                                                  sources=["upload", "clipboard"], height=200))
-                seed = gr.Number(0, label="seed for ε", precision=0)
-                go = gr.Button("Encode", variant="primary")
+                v.upload = readable_upload(gr.Image(label="...or upload an image", type="filepath", image_mode=None,
+                                                    sources=["upload", "clipboard"], height=200))
+                v.seed = gr.Number(0, label="seed for ε", precision=0)
+                v.go = gr.Button("Encode", variant="primary")
             with gr.Column():
                 with gr.Row():
-                    pre_img = gr.Image(label="preprocessed x (28×28)", format="png", elem_classes="crisp",
-                                       interactive=False)
-                    rec_img = gr.Image(label="reconstruction g(z)", format="png", elem_id="vae-recon",
-                                       elem_classes="crisp", interactive=False)
-                numbers = gr.Markdown(elem_classes="numbers", elem_id="vae-numbers")
+                    v.pre_img = gr.Image(label="preprocessed x (28×28)", format="png", elem_classes="crisp",
+                                         interactive=False)
+                    v.rec_img = gr.Image(label="reconstruction g(z)", format="png", elem_id="vae-recon",
+                                         elem_classes="crisp", interactive=False)
+                v.numbers = gr.Markdown(elem_classes="numbers", elem_id="vae-numbers")
                 with gr.Row():
-                    use_a = gr.Button("use this image as interpolation A")
-                    use_b = gr.Button("use this image as interpolation B")
-        drawn, drawn_a, drawn_b = gr.State(None), gr.State(None), gr.State(None)
+                    v.use_a = gr.Button("use this image as interpolation A")
+                    v.use_b = gr.Button("use this image as interpolation B")
+        v.drawn, v.drawn_a, v.drawn_b = gr.State(None), gr.State(None), gr.State(None)
 
+
+def _ae_section(v: SimpleNamespace) -> None:
     with gr.Accordion("Can we generate with a plain autoencoder? (MNIST, 2-D codes)", open=False):
-        ae_seed = gr.Number(0, label="seed", precision=0)
-        ae_go = gr.Button("Decode 16 random z ~ N(0, I) with both")
+        v.ae_seed = gr.Number(0, label="seed", precision=0)
+        v.ae_go = gr.Button("Decode 16 random z ~ N(0, I) with both")
         with gr.Row():
-            ae_img = gr.Image(label="plain AE", format="png", elem_classes="crisp", interactive=False)
-            vae_img = gr.Image(label="VAE", format="png", elem_classes="crisp", interactive=False)
-        ae_note = gr.Markdown()
+            v.ae_img = gr.Image(label="plain AE", format="png", elem_classes="crisp", interactive=False)
+            v.vae_img = gr.Image(label="VAE", format="png", elem_classes="crisp", interactive=False)
+        v.ae_note = gr.Markdown()
 
+
+# --- wiring ----------------------------------------------------------------------------------------------------------
+
+def _wire(v: SimpleNamespace) -> None:
     # Sliders decode live while dragging; the marker on the map moves when the drag ends.
-    for s in (z1, z2):
-        s.input(decode, [z1, z2, ds], out, api_name="vae_decode" if s is z1 else False,
+    for s in (v.z1, v.z2):
+        s.input(decode, [v.z1, v.z2, v.ds], v.out, api_name="vae_decode" if s is v.z1 else False,
                 show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
-        s.release(lambda d, u, v: maps(d, u, v)[1], [ds, z1, z2], enc_img, api_name=False, show_progress="hidden")
-    ds.change(maps, [ds, z1, z2], [grid_img, enc_img, legend], api_name="vae_map").then(
-        decode, [z1, z2, ds], out, api_name=False)
-    for img in (grid_img, enc_img):
-        img.select(click, ds, [z1, z2, out, enc_img], api_name=False, show_progress="hidden")
-    inter = [ds, latent, a, b, steps, method, drawn_a, drawn_b]
-    for c in (a, b, steps, method, latent):
-        c.change(interpolate, inter, strip, api_name="vae_interpolate" if c is a else False,
-                 show_progress="hidden")
-    gallery.select(pick_endpoint, pick, [a, b], api_name=False)
-    ds.change(lambda d: [image(im, 56) for im in data.test_sample(DATASETS[d])[0][:24]], ds, gallery, api_name=False)
-    enc_in = [ds, latent, sketch, upload, seed]
-    enc_out = [pre_img, rec_img, numbers, drawn]
-    go.click(encode, enc_in, enc_out, api_name="vae_encode")
-    upload.upload(encode, enc_in, enc_out, api_name=False)
-    sketch.change(encode_drawing, enc_in, enc_out, api_name=False, trigger_mode="always_last",
+        s.release(lambda d, u, w: maps(d, u, w)[1], [v.ds, v.z1, v.z2], v.enc_img, api_name=False,
                   show_progress="hidden")
-    for btn, num, store in ((use_a, a, drawn_a), (use_b, b, drawn_b)):
-        btn.click(use_drawing, drawn, [store, num], api_name=False).then(interpolate, inter, strip, api_name=False)
-    ae_go.click(ae_vs_vae, ae_seed, [ae_img, vae_img, ae_note], api_name="vae_ae_vs_vae")
-    demo.load(decode, [z1, z2, ds], out, api_name=False)
-    demo.load(maps, [ds, z1, z2], [grid_img, enc_img, legend], api_name=False).then(
-        interpolate, inter, strip, api_name=False).then(ae_vs_vae, ae_seed, [ae_img, vae_img, ae_note], api_name=False)
+    for img in (v.grid_img, v.enc_img):
+        img.select(click, v.ds, [v.z1, v.z2, v.out, v.enc_img], api_name=False, show_progress="hidden")
+    inter = [v.ds, v.latent, v.a, v.b, v.steps, v.method, v.drawn_a, v.drawn_b]
+    for c in (v.a, v.b, v.steps, v.method, v.latent):
+        c.change(interpolate, inter, v.strip, api_name="vae_interpolate" if c is v.a else False,
+                 show_progress="hidden")
+    v.gallery.select(pick_endpoint, v.pick, [v.a, v.b], api_name=False)
+    enc_in = [v.ds, v.latent, v.sketch, v.upload, v.seed]
+    enc_out = [v.pre_img, v.rec_img, v.numbers, v.drawn]
+    v.go.click(encode, enc_in, enc_out, api_name="vae_encode")
+    v.upload.upload(encode, enc_in, enc_out, api_name=False)
+    v.sketch.change(encode_drawing, enc_in, enc_out, api_name=False, trigger_mode="always_last",
+                    show_progress="hidden")
+    for btn, num, store in ((v.use_a, v.a, v.drawn_a), (v.use_b, v.b, v.drawn_b)):
+        btn.click(use_drawing, v.drawn, [store, num], api_name=False).then(interpolate, inter, v.strip,
+                                                                            api_name=False)
+    v.ae_go.click(ae_vs_vae, v.ae_seed, [v.ae_img, v.vae_img, v.ae_note], api_name="vae_ae_vs_vae")
+
+
+def _views(v: SimpleNamespace) -> list[dict]:
+    """Everything that depends on the dataset, one handler a part: filled when the page opens (after a lecture
+    link's values are set) and again when the dataset changes."""
+    return [
+        dict(fn=decode, inputs=[v.z1, v.z2, v.ds], outputs=v.out),
+        dict(fn=maps, inputs=[v.ds, v.z1, v.z2], outputs=[v.grid_img, v.enc_img, v.legend], api_name="vae_map"),
+        dict(fn=gallery, inputs=v.ds, outputs=v.gallery),
+        dict(fn=interpolate, inputs=[v.ds, v.latent, v.a, v.b, v.steps, v.method, v.drawn_a, v.drawn_b],
+             outputs=v.strip, show_progress="hidden"),
+    ]
+
+
+def build(demo: gr.Blocks) -> None:
+    """The tab's components, its events, and its first view: filled on page load like every tab (links.on_load)."""
+    gr.Markdown(missing(MODELS), elem_classes="banner")
+    v = SimpleNamespace()
+    for section in (_main, _interpolation, _encode_own, _ae_section):
+        section(v)
+    _wire(v)
+    for view in _views(v):
+        links.on_load("vae", **{**view, "api_name": False})
+        v.ds.input(**{"api_name": False, **view})  # .input: a dataset set by a lecture link is drawn once, on load
+    links.on_load("vae", ae_vs_vae, v.ae_seed, [v.ae_img, v.vae_img, v.ae_note], api_name=False)
+    links.register("vae", ds=v.ds, z1=v.z1, z2=v.z2, latent=v.latent, a=v.a, b=v.b, steps=v.steps, path=v.method)

@@ -1,6 +1,9 @@
 // The DDPM tab's reverse-chain player (gen/ui/ddpm_tab.py): Gradio 6 runs this as the gr.HTML's js_on_load.
-// A still (fps 0) is shown at once and drops frames still queued; a chunk is queued and painted at `fps`.
-const queue = []; let next = 0;
+// A still (fps 0) is shown at once and ends any animation. A Play stream sends its frames in chunks, computed
+// ahead of the animation; they are queued and painted `fps` a second. A chain button first dispatches
+// 'ddpm-stop' (ddpm_tab.STOP_JS): the animation stops on the frame on screen and later chunks of that Play are
+// ignored, so the server can go on from the t the visitor sees.
+const queue = []; let next = 0; let playing = null; const stopped = new Set();
 const paint = (f) => {
   for (const k of ['x_t', 'eps', 'x0_hat', 'film', 'eps_c', 'eps_u']) {
     if (!(k in f)) continue;  // the filmstrip comes only when it changed
@@ -15,10 +18,13 @@ const paint = (f) => {
   element.querySelector('#ddpm-t').textContent = f.t;
   element.querySelector('#ddpm-numbers').innerHTML = f.numbers;
 };
+const stop = () => { if (playing) stopped.add(playing); playing = null; queue.length = 0; };
 const receive = () => {
   const v = props.value;
   if (!v || !v.frames || !v.frames.length) return;
-  if (!v.fps) { queue.length = 0; paint(v.frames[v.frames.length - 1]); return; }
+  if (!v.fps) { stop(); paint(v.frames[v.frames.length - 1]); return; }
+  if (stopped.has(v.play)) return;  // a chunk of a Play already stopped, still on its way
+  if (v.play !== playing) { stop(); playing = v.play; }
   queue.push(...v.frames.map(f => ({...f, fps: v.fps})));
 };
 const tick = (now) => {
@@ -29,6 +35,7 @@ const tick = (now) => {
   }
   requestAnimationFrame(tick);
 };
+window.addEventListener('ddpm-stop', stop);
 watch('value', receive);
 receive();
 requestAnimationFrame(tick);

@@ -1,0 +1,167 @@
+"""Fair CPU sharing between many small jobs: a class of 40 on 2 cores, and cost that grows with distinct work.
+
+A job is an iterator: each next() does one small slice of work (a few denoising steps, a few training steps,
+a few ms to a few tens of ms) and the iterator ends when the job is done; a slice that yields a number of
+seconds asks not to run again before they have passed (a job waiting for its next frame time holds no worker).
+`FairPool` runs slices on a fixed number of worker threads (one per core, one torch thread each, niced below the
+server's own threads so that a slider's event never waits for the CPU) and always runs
+the job that has had the least CPU per unit of weight so far, as Linux's CFS does for threads: N jobs get about
+1/N of the machine each, a new job's first slice runs within one slice of any other, and a cancelled job (its
+visitors left) never runs again.
+No Gradio here.
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+
+@functools.lru_cache(maxsize=1)
+def _libgomp() -> ctypes.CDLL | None:
+    """The OpenMP runtime torch uses (found among the loaded libraries), or None."""
+    try:
+        with open("/proc/self/maps") as f:
+            paths = {line.split()[-1] for line in f if "libgomp" in line and "/" in line}
+        for path in sorted(paths):
+            lib = ctypes.CDLL(path)
+            if hasattr(lib, "omp_set_num_threads"):
+                return lib
+    except OSError:
+        pass
+    return None
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch ops of the calling thread on that thread alone; other threads keep torch.get_num_threads().
+
+    Small tensors (a 28x28 U-Net step, a toy MLP) gain little from a second core, and while the CPU is busy
+    waiting for a second OpenMP thread can make a 0.3 ms step take 20 ms. OpenMP's thread count is per calling
+    thread, so this touches no one else."""
+    import torch
+
+    lib = _libgomp()
+    if lib is None:
+        yield
+        return
+    torch.get_num_threads()  # let torch initialise this thread's OpenMP settings first
+    before = lib.omp_get_max_threads()
+    lib.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        lib.omp_set_num_threads(before)
+
+
+class Job:
+    """One piece of work in a FairPool: its slices, its share (weight) and what it has used."""
+
+    def __init__(self, slices: Iterator[Any], weight: float, vtime: float):
+        self._slices = slices
+        self.weight = weight  # its share of the CPU relative to other jobs (e.g. how many visitors wait on it)
+        self.vtime = vtime  # CPU seconds used / weight: the pool runs the smallest
+        self.cpu = 0.0  # CPU seconds used
+        self.slices = 0
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self.finished = threading.Event()  # set when it ended: done, failed or cancelled
+        self._running = False
+        self._wake = 0.0  # time.monotonic() before which it does not run (its last slice yielded a wait)
+
+    @property
+    def done(self) -> bool:
+        return self.finished.is_set()
+
+
+class FairPool:
+    """Worker threads that share the CPU fairly between jobs (see the module docstring)."""
+
+    def __init__(self, workers: int | None = None, nice: int = 5):
+        self.workers = workers or max(1, min(4, os.cpu_count() or 1))
+        self.nice = nice  # the workers' priority below the server's own threads: a slider's event never waits
+        self._jobs: list[Job] = []
+        self._cv = threading.Condition()
+        self._threads: list[threading.Thread] = []
+        self.ran = self.cancelled = 0  # slices run and jobs cancelled, for tests and benchmarks
+
+    def submit(self, slices: Iterator[Any], weight: float = 1.0) -> Job:
+        """Start a job; it joins at the least virtual time of the running jobs, so it neither waits for them to
+        catch up nor takes over the CPU to catch up with them."""
+        with self._cv:
+            job = Job(iter(slices), weight, min((j.vtime for j in self._jobs), default=0.0))
+            self._jobs.append(job)
+            while len(self._threads) < self.workers:  # started on first use: importing costs no threads
+                t = threading.Thread(target=self._work, name=f"fairpool-{len(self._threads)}", daemon=True)
+                self._threads.append(t)
+                t.start()
+            self._cv.notify()
+        return job
+
+    def cancel(self, job: Job) -> None:
+        """Stop a job: it runs no further slice (one already running completes)."""
+        with self._cv:
+            if job.done or job.cancelled:
+                return
+            job.cancelled = True
+            self.cancelled += 1
+            if job._running:
+                return  # its worker ends it after the slice
+            self._jobs.remove(job)
+        self._end(job)
+
+    @property
+    def active(self) -> int:
+        with self._cv:
+            return len(self._jobs)
+
+    def _end(self, job: Job) -> None:
+        close = getattr(job._slices, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()  # a generator's finally blocks run now
+        job.finished.set()
+
+    def _work(self) -> None:
+        with contextlib.suppress(OSError, AttributeError):  # Linux: a thread has its own nice value
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
+        with one_thread():
+            while True:
+                with self._cv:
+                    while True:
+                        now = time.monotonic()
+                        idle = [j for j in self._jobs if not j._running]
+                        if ready := [j for j in idle if j._wake <= now]:
+                            break
+                        self._cv.wait(min((j._wake for j in idle), default=now + 60) - now)
+                    job = min(ready, key=lambda j: j.vtime)
+                    if job._wake:  # back from a wait: no credit for the time asleep beyond one slice's worth
+                        floor = min((j.vtime for j in self._jobs if j is not job), default=job.vtime)
+                        job.vtime, job._wake = max(job.vtime, floor - 0.01 / max(job.weight, 1e-9)), 0.0
+                    job._running = True
+                start, ended = time.thread_time(), False
+                try:
+                    wait = next(job._slices)
+                    if isinstance(wait, int | float) and wait > 0:
+                        job._wake = time.monotonic() + wait
+                except StopIteration:
+                    ended = True
+                except BaseException as e:  # noqa: BLE001 - the job's owner sees it in job.error
+                    job.error, ended = e, True
+                used = time.thread_time() - start
+                with self._cv:
+                    job._running = False
+                    job.cpu += used
+                    job.vtime += used / max(job.weight, 1e-9)
+                    job.slices += 1
+                    self.ran += 1
+                    if ended or job.cancelled:
+                        self._jobs.remove(job)
+                    else:
+                        continue
+                self._end(job)

@@ -1,0 +1,130 @@
+"""The reverse chain as visitors play it (gen/chain.py, ddpm_tab's Play): shared films, cancellation, Pause."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from gen.chain import Chain, Films, Shot, key
+from gen.work import FairPool
+from tests.conftest import run_async
+
+
+def counting_shots(c: Chain, n: int, calls: list, gate: threading.Event | None = None):
+    """A stand-in for Algorithm 2: n shots of a chain that counts how many it computed."""
+    def shots(film):
+        for i in range(n):
+            if gate is not None:
+                gate.wait(5)
+            calls.append(i)
+            yield Shot(c.t - i - 1, c.x + i, len(film.strip), {"t": c.t - i - 1})
+    return shots
+
+
+def chain(seed: int = 0) -> Chain:
+    return Chain("MNIST", seed, 10, torch.full((1, 1, 2, 2), float(seed)))
+
+
+def wait(cond, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.005)
+
+
+def test_same_chain_is_computed_once_for_all_viewers():
+    films, calls = Films(FairPool(2), max_bytes=2**20), []
+    c = chain()
+    a = films.watch(key(c, "beta", 1), c, counting_shots(c, 10, calls))
+    b = films.watch(key(chain(), "beta", 1), chain(), counting_shots(c, 10, calls))  # an equal chain, another visitor
+    assert a is b and a.watchers == 2 and a.job.weight == 2
+    wait(lambda: a.done)
+    films.leave(a), films.leave(b)
+    late = films.watch(key(c, "beta", 1), c, counting_shots(c, 10, calls))  # finished: kept for the next viewer
+    assert late is a and len(calls) == 10 and films.started == 1 and films.shared == 2
+    other = films.watch(key(chain(1), "beta", 1), chain(1), counting_shots(chain(1), 3, []))
+    assert other is not a  # another x_T is another chain
+
+
+def test_a_film_nobody_watches_stops_computing():
+    pool, gate, calls = FairPool(1), threading.Event(), []
+    films = Films(pool, max_bytes=2**20)
+    c = chain()
+    film = films.watch(key(c), c, counting_shots(c, 1000, calls, gate))
+    gate.set()
+    wait(lambda: len(calls) >= 3)
+    films.leave(film)
+    wait(lambda: film.job.done)
+    n = len(calls)
+    time.sleep(0.1)
+    assert len(calls) == n < 1000 and film.job.cancelled and pool.active == 0 and films.running == 0
+
+
+def test_film_at_gives_the_chain_after_a_shot():
+    films, c = Films(FairPool(1), max_bytes=2**20), chain()
+    film = films.watch(key(c), c, counting_shots(c, 5, []))
+    wait(lambda: film.done)
+    at = film.at(film.find(7))
+    assert at.t == 7 and torch.equal(at.x, c.x + 2) and at.film is film and at.frame == {"t": 7}
+    assert film.find(100) is None
+
+
+# ---- the DDPM tab's Play, called as Gradio calls it (an async generator) --------------------------
+
+@pytest.fixture(scope="module")
+def tab():
+    pytest.importorskip("gradio")
+    from gen.ui import ddpm_tab
+    return ddpm_tab
+
+
+def test_cancelled_play_stops_its_work(tab):
+    _, c = tab.reset("MNIST", 11)
+
+    async def first_chunk_then_leave():
+        stream = tab.play(c, "beta", 1)
+        view, state = await stream.__anext__()
+        await stream.aclose()  # what Gradio does when Pause cancels the event or the page goes away
+        return view, state
+
+    view, state = run_async(first_chunk_then_leave())
+    assert view["fps"] > 0 and state.t < 1000
+    film = state.film
+    wait(lambda: film.job.done)
+    n = len(film.shots)
+    time.sleep(0.2)
+    assert film.job.cancelled and len(film.shots) == n < 1000 and tab.FILMS.running == 0
+
+
+def test_pause_and_step_go_on_from_the_frame_on_screen(tab):
+    _, c = tab.reset("MNIST", 12)
+
+    async def play_all():
+        return [x async for x in tab.play(c, "beta", 5)]
+
+    out = run_async(play_all())
+    last = out[-1][1]
+    assert last.t == 0  # the whole film was computed and sent, far ahead of the animation
+    _, paused = tab.pause(last, shown=600)  # the page was showing t = 600 when Pause was pressed
+    assert paused.t == 600 and torch.equal(paused.x, last.film.shots[last.film.find(600)].x)
+    _, stepped = tab.step_n(last, 1, "beta", shown=600)
+    _, direct = tab.step_n(paused, 1, "beta")
+    assert stepped.t == direct.t == 599 and torch.equal(stepped.x, direct.x)
+    # and the same as stepping by hand from x_T all the way: one chain, however it was driven
+    _, by_hand = tab.step_n(c, 401, "beta")
+    assert torch.allclose(by_hand.x, stepped.x, atol=1e-5)
+
+
+def test_pool_workers_run_below_the_servers_priority():
+    import os
+
+    mine, seen = os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), []
+
+    def slices():
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        yield
+
+    FairPool(1, nice=5).submit(slices()).finished.wait(5)
+    assert seen == [min(19, mine + 5)]

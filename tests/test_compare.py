@@ -1,0 +1,24 @@
+"""The memorisation verdict (gen.compare.memorisation), on the scale of real test images."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gen import compare
+
+
+def neighbours(nearest: float, typical: float = 1000.0) -> compare.Neighbours:
+    return compare.Neighbours(np.arange(5), np.array([nearest, 1100, 1200, 1300, 1400], float), typical)
+
+
+@pytest.mark.parametrize("nearest, verdict", [(0.0, "copy"), (499.0, "copy"), (500.0, "close"), (800.0, "close"),
+                                              (801.0, "new"), (1500.0, "new")])
+def test_memorisation_verdict_thresholds(nearest, verdict):
+    assert compare.memorisation(neighbours(nearest)) == verdict
+
+
+def test_memorisation_of_a_training_image_itself_is_a_copy():
+    from gen import data
+
+    x, _ = data.train_sample("mnist")
+    assert compare.memorisation(compare.nearest_training(x[3], "mnist")) == "copy"
