@@ -155,7 +155,8 @@ def fix_image_cache() -> None:
 #    long after the tab closed: every new visitor added ~1.8 MiB of RSS that never came back.
 # 2. glibc keeps freed heap pages: images and tensors of each request leave 100-170 MiB free but resident in the
 #    heap after a few minutes; malloc_trim(0) returns it to the system (1100 -> 950 MiB measured).
-CLOSED_SESSION_TTL = 600  # s: a closed tab's session (heartbeat gone) unused this long is dropped: a reconnect window
+CLOSED_SESSION_TTL = 120  # s: a closed tab's session (heartbeat gone) unused this long is dropped: a reconnect window
+# (a page that reopens gets a new session anyway); a class of 40 leaving frees its ~1.8 MiB each within minutes
 IDLE_SESSION_TTL = 3 * 3600  # s: any session unused this long is dropped (a client that never opened a heartbeat)
 HOUSEKEEPING_EVERY = 15  # s between two rounds of dropping stale sessions and trimming the heap
 
