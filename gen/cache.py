@@ -71,8 +71,21 @@ class SharedCache:
         fut.set_result(value)
         return value
 
-    def _store(self, key: Hashable, value: Any) -> None:
-        size = nbytes(value)
+    def peek(self, key: Hashable) -> Any | None:
+        """A kept result, or None; nothing is computed."""
+        with self._lock:
+            if key not in self._done:
+                return None
+            self._done.move_to_end(key)
+            self.hits += 1
+            return self._done[key][0]
+
+    def put(self, key: Hashable, value: Any, size: int | None = None) -> None:
+        """Keep a result computed elsewhere (e.g. by a pool job), within the same bound; `size` if nbytes can't tell."""
+        self._store(key, value, size)
+
+    def _store(self, key: Hashable, value: Any, size: int | None = None) -> None:
+        size = nbytes(value) if size is None else size
         with self._lock:
             self._running.pop(key, None)
             if size > self.max_bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gen.cache import nbytes
+from gen.cache import SharedCache, nbytes
 from gen.work import FairPool, Job
 
 
@@ -85,9 +84,9 @@ class Films:
     """Running and finished films by key: a second Play of the same chain watches the first one's film."""
 
     def __init__(self, pool: FairPool, max_bytes: int):
-        self.pool, self.max_bytes, self.size = pool, max_bytes, 0
+        self.pool = pool
         self._running: dict[Hashable, Film] = {}
-        self._done: OrderedDict[Hashable, tuple[Film, int]] = OrderedDict()
+        self._kept = SharedCache(max_bytes)  # finished films, least recently watched dropped first
         self._lock = threading.Lock()
         self.started = self.shared = 0  # counters, for tests and benchmarks
 
@@ -96,12 +95,10 @@ class Films:
         Each watch must be matched by one leave()."""
         with self._lock:
             self._collect()
-            if key in self._done:
-                self._done.move_to_end(key)
-                film = self._done[key][0]
-            elif key in self._running:
+            film = self._kept.peek(key)
+            if film is None and key in self._running:
                 film = self._running[key]
-            else:
+            elif film is None:
                 film = self._running[key] = Film(key, start)
                 film.job = self.pool.submit(self._append(film, shots(film)), weight=1)
                 self.started += 1
@@ -126,6 +123,11 @@ class Films:
             self.pool.cancel(film.job)
 
     @property
+    def size(self) -> int:
+        """Bytes of the finished films kept."""
+        return self._kept.size
+
+    @property
     def running(self) -> int:
         with self._lock:
             self._collect()
@@ -144,12 +146,7 @@ class Films:
                 del self._running[key]
                 if film.done:
                     size = sum(nbytes(s.view) + nbytes(s.x) for s in film.shots) + nbytes(film.strip)
-                    if size <= self.max_bytes:
-                        self._done[key] = (film, size)
-                        self.size += size
-        while self.size > self.max_bytes:
-            _, (_, s) = self._done.popitem(last=False)
-            self.size -= s
+                    self._kept.put(key, film, size)
 
 
 def key(chain: Chain, *params: Any) -> tuple:

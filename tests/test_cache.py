@@ -69,3 +69,11 @@ def test_errors_reach_every_waiter_and_are_not_kept():
 
 def test_nbytes_counts_arrays_strings_and_containers():
     assert nbytes((np.zeros((10, 10), np.uint8), "abc", {"k": np.zeros(4, np.float32)})) == 100 + 3 + 1 + 16
+
+
+def test_put_keeps_a_result_computed_elsewhere_within_the_bound():
+    cache = SharedCache(max_bytes=100)
+    cache.put("a", "x", size=60)
+    assert cache.peek("a") == "x" and cache.peek("b") is None
+    cache.put("b", "y", size=60)  # over the bound: the least recently used goes
+    assert cache.peek("a") is None and cache.peek("b") == "y" and cache.size == 60
