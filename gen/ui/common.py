@@ -50,6 +50,7 @@ CSS = """
 .crisp img { image-rendering: pixelated; object-fit: contain !important; }
 .numbers { font-family: ui-monospace, monospace; font-size: 1.05rem; }
 .banner { border-left: 6px solid #d33; padding-left: .6rem; }
+.fill-triggers { display: none !important; }  /* links.wire: each tab's first view, filled when first shown */
 /* Presentation mode: a projector at 1280x720 seen from the back row. Bigger text, no intros, more contrast. */
 body.present { --text-md: 20px; --text-lg: 22px; --text-sm: 18px; --text-xs: 16px; --block-label-text-size: 20px;
                --block-info-text-size: 20px; --layout-gap: 10px; }

@@ -10,14 +10,13 @@ from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
-import pandas as pd
 import torch
 
 from gen import data, diffusion, hub
 from gen.cache import shared
 from gen.chain import Chain, Films, Shot, key
 from gen.images import data_url, grid, pixel_diversity, preprocess, to_float, to_uint8
-from gen.ui import links
+from gen.ui import charts, links
 from gen.ui.common import (
     DATASET,
     DATASETS,
@@ -88,19 +87,19 @@ def _strip_t(T: int) -> list[int]:
 
 
 @lru_cache(maxsize=4)
-def _schedule_curves(T: int) -> list[tuple[int, float, str]]:
-    rows = []
+def _schedule_curves(T: int) -> dict[str, list[tuple[int, float]]]:
+    curves = {}
     for name in ("linear", "cosine"):
-        s = diffusion.make_schedule(name, T)
-        for tt in range(0, T + 1, max(1, T // 100)):
-            rows += [(tt, float(s.alpha_bar[tt]), f"ᾱ_t {name}"), (tt, float(s.beta[tt]) * 20, f"20·β_t {name}")]
-    return rows
+        s, ts = diffusion.make_schedule(name, T), range(0, T + 1, max(1, T // 100))
+        curves[f"ᾱ_t {name}"] = [(tt, float(s.alpha_bar[tt])) for tt in ts]
+        curves[f"20·β_t {name}"] = [(tt, float(s.beta[tt]) * 20) for tt in ts]
+    return curves
 
 
-def _schedule_plot(sch: diffusion.Schedule, t: int) -> pd.DataFrame:
+def _schedule_plot(sch: diffusion.Schedule, t: int) -> str:
     """Both schedules' ᾱ_t and β_t over t = 0 … T, and the current t: a line up to ᾱ_t of the schedule in use."""
-    rows = _schedule_curves(sch.T) + [(t, 0.0, "current t"), (t, float(sch.alpha_bar[t]), "current t")]
-    return pd.DataFrame(rows, columns=["t", "value", "curve"])
+    return charts.lines({**_schedule_curves(sch.T), "current t": [(t, 0.0), (t, float(sch.alpha_bar[t]))]},
+                        "schedules (current t marked)", "t", y_lim=(0.0, 1.0))
 
 
 @friendly
@@ -115,8 +114,8 @@ def forward(ds: str, index: float, upload, sch_name: str, t: float, seed: float)
     strip = torch.cat([diffusion.q_sample(x0, s, eps, sch) for s in _strip_t(T)])
     ab = float(sch.alpha_bar[t])
     centres, density, normal = diffusion.pixel_histogram(x_t)
-    hist = pd.DataFrame({"pixel value": centres * 2, "density": density + normal,
-                         "of": ["x_t pixels"] * len(centres) + ["N(0, 1)"] * len(centres)})
+    hist = charts.lines({"x_t pixels": list(zip(centres, density)), "N(0, 1)": list(zip(centres, normal))},
+                        "pixel histogram of x_t vs N(0, 1)", "pixel value", "density")
     md = (f"**q(x_t | x_0) = N(√ᾱ_t x_0, (1 − ᾱ_t) I)**, so x_t = √ᾱ_t · x_0 + √(1 − ᾱ_t) · ε\n\n"
           f"t = **{t}** ({sch_name}): β_t = {float(sch.beta[t]):.5f}, ᾱ_t = {ab:.5f}  \n"
           f"√ᾱ_t = **{ab ** 0.5:.4f}**, √(1 − ᾱ_t) = **{(1 - ab) ** 0.5:.4f}**  \n"
@@ -463,9 +462,7 @@ def _forward(v: SimpleNamespace) -> None:
                     v.f_md = gr.Markdown(elem_classes="numbers", elem_id="ddpm-forward-numbers")
                 v.strip = _image("x_t at t = " + ", ".join(map(str, _strip_t(v.T))))
         with gr.Row():
-            v.hist = gr.LinePlot(x="pixel value", y="density", color="of", height=260,
-                                 title="pixel histogram of x_t vs N(0, 1)")
-            v.sched = gr.LinePlot(x="t", y="value", color="curve", title="schedules (current t marked)", height=260)
+            v.hist, v.sched = gr.HTML(elem_id="ddpm-hist"), gr.HTML(elem_id="ddpm-schedules")
         v.fwd_state = gr.State(None)
 
 

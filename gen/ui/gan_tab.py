@@ -11,12 +11,11 @@ from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
-import pandas as pd
 from PIL import Image
 
 from gen import data, gan
 from gen.images import grid as tile
-from gen.ui import links
+from gen.ui import charts, links
 from gen.ui.common import DATASET, DATASETS, LAST_TEST, friendly, image, missing, model
 
 N_GRID = 16  # the 4x4 grid: seeds s .. s+15
@@ -320,10 +319,11 @@ SERIES = {"d_loss": "D loss", "g_loss": "G loss", "D_x": "D(x)", "D_G_z": "D(G(z
 COLORS = {"D loss": "#d62728", "G loss": "#1f77b4", "D(x)": "#2ca02c", "D(G(z))": "#ff7f0e"}
 
 
-def _curves(name: str) -> pd.DataFrame:
+def _curves(name: str, title: str) -> str:
+    """The per-epoch losses and D outputs of a run (its training.json history), as a chart."""
     hist = gan.training_info(name).get("history", [])
-    rows = [{"epoch": h["epoch"], "value": h[k], "series": label} for h in hist for k, label in SERIES.items()]
-    return pd.DataFrame(rows, columns=["epoch", "value", "series"])
+    return charts.lines({label: [(h["epoch"], h[k]) for h in hist] for k, label in SERIES.items()},
+                        f"{title} run: training.json history", "epoch", colors=COLORS)
 
 
 def _snapshot(name: str, epoch: int) -> tuple[np.ndarray | None, int | None]:
@@ -352,19 +352,18 @@ def snapshot(ds: str, epoch: str | None):
 
 
 @lru_cache(maxsize=4)
-def _histogram(ds: str, kind: str) -> pd.DataFrame:
+def _histogram(ds: str, kind: str) -> dict[str, float]:
     """Class fractions of 1,000 samples of the non-saturating (kind '') or minimax (kind 'minimax-') generator."""
     h = gan.class_histogram(model(_name(ds, kind)), model(f"classifier-{DATASETS[ds]}"), 1000)
-    return pd.DataFrame([{"class": c if c.isdigit() else f"{i} {c}", "fraction": float(f)}  # plots sort by name
-                         for i, (c, f) in enumerate(zip(data.CLASSES[DATASETS[ds]], h))])
+    return {c: float(f) for c, f in zip(data.CLASSES[DATASETS[ds]], h)}
 
 
-def _histograms(ds: str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """Both runs' histograms; a missing model leaves its plot empty (the tab's banner says which)."""
+def _histograms(ds: str) -> tuple[dict[str, float] | None, dict[str, float] | None]:
+    """Both runs' histograms; a missing model leaves its chart empty (the tab's banner says which)."""
     return _initial(_histogram, ds, ""), _initial(_histogram, ds, "minimax-")
 
 
-def _compare_md(ds: str, hists: tuple[pd.DataFrame | None, pd.DataFrame | None]) -> str:
+def _compare_md(ds: str, hists: tuple[dict[str, float] | None, dict[str, float] | None]) -> str:
     ns, mm = _name(ds), _name(ds, "minimax-")
     m_ns, m_mm = gan.metrics(ns), gan.metrics(mm)
     runs = [gan.training_info(n).get("history") or [] for n in (ns, mm)]
@@ -385,11 +384,11 @@ def _compare_md(ds: str, hists: tuple[pd.DataFrame | None, pd.DataFrame | None])
     def f(m: dict, k: str, fmt: str = "{:.1f}") -> str:
         return fmt.format(m[k]) if k in m else "n/a"
 
-    def low(h: pd.DataFrame | None) -> str:
-        if h is None:
+    def low(h: dict[str, float] | None) -> str:
+        if not h:
             return "n/a"
-        r = h.sort_values("fraction").iloc[0]
-        return f"{r['fraction']:.1%} ({r['class'].split(' ')[-1]})"
+        c = min(h, key=h.get)
+        return f"{h[c]:.1%} ({c})"
 
     return f"""#### Non-saturating vs minimax generator loss (same architecture, data and Algorithm 1)
 
@@ -416,8 +415,10 @@ def training(ds: str):
     epochs = _epochs(ds)
     snaps = snapshot(ds, epochs[-1]) if epochs else (gr.Image(None), gr.Image(None))
     hists = _histograms(ds)
-    return (gr.Radio(epochs, value=epochs[-1] if epochs else None), *snaps, _curves(_name(ds)),
-            _curves(_name(ds, "minimax-")), _compare_md(ds, hists), *hists)
+    charts_ = [charts.bars(h, f"{title}: classes of 1,000 samples", "class") if h else charts.empty(title)
+               for h, title in zip(hists, ("non-saturating", "minimax"))]
+    return (gr.Radio(epochs, value=epochs[-1] if epochs else None), *snaps, _curves(_name(ds), "non-saturating"),
+            _curves(_name(ds, "minimax-"), "minimax"), _compare_md(ds, hists), *charts_)
 
 
 INTRO = f"""**Generative adversarial network.** G maps noise **z ∼ N(0, I)** (64-D; a seed 0 … {gan.SEED_MAX} names \
@@ -555,14 +556,10 @@ def _training_section(v: SimpleNamespace) -> None:
                                              interactive=False, elem_id=eid)
                                     for lab, eid in (("non-saturating", "gan-snap"), ("minimax", "gan-snap-mm")))
         with gr.Row():
-            v.ns_plot, v.mm_plot = (gr.LinePlot(x="epoch", y="value", color="series", color_map=COLORS, height=300,
-                                                title=f"{title} run: training.json history", elem_id=eid)
-                                    for title, eid in (("non-saturating", "gan-curves"), ("minimax", "gan-curves-mm")))
+            v.ns_plot, v.mm_plot = (gr.HTML(elem_id=eid) for eid in ("gan-curves", "gan-curves-mm"))
         v.cmp = gr.Markdown(elem_id="gan-compare")
         with gr.Row():
-            v.ns_hist, v.mm_hist = (gr.BarPlot(x="class", y="fraction", height=300, y_lim=[0, 1], x_label_angle=-35,
-                                               title=f"{title}: classes of 1,000 samples", elem_id=eid)
-                                    for title, eid in (("non-saturating", "gan-hist"), ("minimax", "gan-hist-mm")))
+            v.ns_hist, v.mm_hist = (gr.HTML(elem_id=eid) for eid in ("gan-hist", "gan-hist-mm"))
 
 
 # --- wiring ----------------------------------------------------------------------------------------------------------

@@ -186,37 +186,56 @@ def _jsonable(v: Any) -> Any:
     return v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
 
 
+APPLY_JS = """(plan) => plan ? [
+  plan.tab ? {__type__: 'update', selected: plan.tab} : undefined,
+  ...plan.values.map((v) => v ?? undefined),
+  ...plan.subs.map((s) => s ? {__type__: 'update', selected: s} : undefined)] : []"""
+# A tab is filled once, when first shown: its hidden trigger button is clicked by the page (marked, so only once).
+FILL_JS = "(tab) => { const b = document.getElementById('fill-' + tab); if (b && !b.dataset.done) " \
+          "{ b.dataset.done = '1'; b.click(); } }"
+
+
 def wire(demo: gr.Blocks, tabs: gr.Tabs, copy: gr.Button, box: gr.Textbox) -> None:
-    """One load event that restores the URL's view (then every tab's on_load handlers), and the copy button."""
-    tab_labels = {c.id: c.label for c in tabs.children if isinstance(c, gr.Tab)}
+    """On load, read the URL's view on the server and set it in the page; fill each tab's first view (its on_load
+    handlers) when it is first shown, the landing tab at once; wire the copy button.
+
+    Why the values are set by a JavaScript step and tabs are filled when first shown: Gradio's page keeps a loading
+    status for every component a server event ever wrote and copies each one's value on every later event, so
+    writing every tab at load made every click in the app slower (a GAN seed 2.5x)."""
+    items = {c.id: c for c in tabs.children if isinstance(c, gr.Tab)}
     entries = [(tab, name, link) for tab, name, link in _components() if link.component is not None]
     targets = list(dict.fromkeys(link.component for _, _, link in entries))
     parents = list(dict.fromkeys(v.parent for _, _, link in _components() for v in link.views.values()))
-    asked = gr.State(set())
+    asked, plan = gr.State({}), gr.JSON(visible=False)
+    with gr.Row(elem_classes="fill-triggers"):
+        fills = {tab: gr.Button(elem_id=f"fill-{tab}") for tab in _TABS if _TABS[tab].loads}
 
     def _restore(request: gr.Request):
-        tab, values, views = restore(dict(request.query_params) if request else {})
-        out = {c: gr.skip() for c in targets}
-        for t, name, link in entries:
-            if t == tab and name in values:
-                out[link.component] = values[name]
-        sub = {p: gr.skip() for p in parents}
+        params = dict(request.query_params) if request else {}
+        tab, values, views = restore(params)
+        chosen = {link.component: values[name] for t, name, link in entries if t == tab and name in values}
+        subs = {p: None for p in parents}
         for name, view in views.items():
-            tab_item = _TABS[tab].links[name].views[view]
-            sub[tab_item.parent] = gr.Tabs(selected=tab_item.id)
-        top = gr.Tabs(selected=tab) if tab and TAB in (request.query_params if request else {}) else gr.skip()
-        return top, {tab: set(values) | set(views)} if tab else {}, *out.values(), *sub.values()
+            item = _TABS[tab].links[name].views[view]
+            subs[item.parent] = item.id
+        return ({tab: set(values) | set(views)} if tab else {},
+                {"tab": tab if tab and TAB in params else None, "landing": tab or next(iter(items), None),
+                 "values": [_jsonable(chosen.get(c)) for c in targets], "subs": list(subs.values())})
 
-    restored = demo.load(_restore, None, [tabs, asked, *targets, *parents], api_name=False, show_progress="hidden")
-    for tab, t in _TABS.items():
-        for load in t.loads:
+    demo.load(_restore, None, [asked, plan], api_name=False, show_progress="hidden").then(
+        None, plan, [tabs, *targets, *parents], js=APPLY_JS).then(
+        None, plan, None, js=f"(plan) => ({FILL_JS})(plan && plan.landing)")
+    for tab, button in fills.items():
+        if tab in items:
+            items[tab].select(None, None, None, js=f"() => ({FILL_JS})({json.dumps(tab)})")
+        for load in _TABS[tab].loads:
             fn, inputs = load["fn"], load["inputs"]
             if load["linked_only"]:
                 fn, inputs = _linked(tab, fn, len(load["outputs"])), [asked, *inputs]
             elif load["with_names"]:
                 fn, inputs = _named(tab, fn), [asked, *inputs]
-            restored.then(fn, inputs, load["outputs"], **{"api_name": False, **load["kwargs"]})
-    js, inputs = _copy_js(tab_labels)
+            button.click(fn, inputs, load["outputs"], **{"api_name": False, **load["kwargs"]})
+    js, inputs = _copy_js({tab: item.label for tab, item in items.items()})
     copy.click(None, inputs, box, js=js, api_name=False)
 
 
