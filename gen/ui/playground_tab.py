@@ -583,12 +583,8 @@ def _film(parts: dict, play: int) -> dict:
     return parts
 
 
-def _play_slices(fam: Family, box: Playground, st: toy.Settings, feed: Feed) -> Iterator[float | None]:
-    """A Play as a pool job: each slice trains the visitor's model about SLICE s and publishes a frame when due.
-
-    A frame is due after the 'per frame' updates (at most FPS a second; the job then waits, holding no worker), or,
-    when its CPU share is small, every 1 / MIN_FPS s with the updates done so far. The view goes out in every
-    frame; the text at most every TEXT_EVERY s and only when changed, the plots every PLOT_EVERY s."""
+def _first_frame(fam: Family, box: Playground, st: toy.Settings, feed: Feed) -> dict | None:
+    """Start a Play: the visitor's model for these settings and its first frame (None when it is at its cap)."""
     with box.lock:
         tr = box.trainer(fam.name, st)
         if fam is DDPM:
@@ -597,7 +593,27 @@ def _play_slices(fam: Family, box: Playground, st: toy.Settings, feed: Feed) -> 
         capped = fam.room(tr) <= 0
         first = fam.frame(box, tr, ALL, CAP_NOTE if capped else "", True)
         feed.put(first)
-    if capped:
+    return None if capped else first
+
+
+def _only_changed(parts: dict, want: set, sent: dict) -> dict:
+    """A frame's text parts only when asked for and changed since last sent (`sent` is updated)."""
+    for k in TEXT:
+        if k in parts and (k not in want or sent.get(k) == parts[k]):
+            del parts[k]
+        elif k in parts:
+            sent[k] = parts[k]
+    return parts
+
+
+def _play_slices(fam: Family, box: Playground, st: toy.Settings, feed: Feed) -> Iterator[float | None]:
+    """A Play as a pool job: each slice trains the visitor's model about SLICE s and publishes a frame when due.
+
+    A frame is due after the 'per frame' updates (at most FPS a second; the job then waits, holding no worker), or,
+    when its CPU share is small, every 1 / MIN_FPS s with the updates done so far. The view goes out in every
+    frame; the text at most every TEXT_EVERY s and only when changed, the plots every PLOT_EVERY s."""
+    first = _first_frame(fam, box, st, feed)
+    if first is None:
         return
     sent = {k: first[k] for k in TEXT}  # text parts as last sent (to send only changes)
     now = time.monotonic()
@@ -633,15 +649,7 @@ def _play_slices(fam: Family, box: Playground, st: toy.Settings, feed: Feed) -> 
                 if now >= next_plot:
                     want.add("plots")
                     next_plot = now + PLOT_EVERY
-                parts = fam.frame(box, tr, frozenset(want), "", True)
-                for k in TEXT:  # text only when changed
-                    if k in parts and k in want and sent.get(k) == parts[k]:
-                        del parts[k]
-                    elif k in parts and k in want:
-                        sent[k] = parts[k]
-                    elif k in parts:
-                        del parts[k]
-                feed.put(parts)
+                feed.put(_only_changed(fam.frame(box, tr, frozenset(want), "", True), want, sent))
                 last_frame, since = now, 0
             box.play_cpu += time.thread_time() - cpu
         finally:
