@@ -55,6 +55,14 @@ CSS = """
 body.present { --text-md: 20px; --text-lg: 22px; --text-sm: 18px; --text-xs: 16px; --block-label-text-size: 20px;
                --block-info-text-size: 20px; --layout-gap: 10px; }
 body.present .intro { display: none !important; }
+/* The DDPM player's frames a little smaller, so that Algorithm 2's numbers stay above a 720 px projector's fold */
+body.present .chain { position: relative; }
+body.present .chain .chain-t { position: absolute; right: 8px; top: 0; font-size: 2.2rem; }
+body.present .chain .chain-figs img { width: 214px !important; height: 214px !important; }
+body.present .chain .cfg-grid { grid-template-columns: 104px 104px !important; width: 214px !important;
+                                height: 214px !important; gap: 4px !important; }
+body.present .chain .cfg-grid img { width: 86px !important; height: 86px !important; }
+body.present .chain .numbers, body.present .chain .numbers * { line-height: 1.2 !important; }
 body.present .crisp img { filter: contrast(1.2); }
 /* The live numbers beside the equations (Algorithm 2's update, the ELBO terms, D(x)): 24 px, 1.5x the former 16 */
 body.present .numbers, body.present .numbers :is(.prose, p, li, td, th, b, strong, em, span) {

@@ -173,17 +173,17 @@ PLAYING: dict[str, str] = {}  # session -> its latest Play stream: a second Play
 
 
 def _numbers(step: diffusion.Step, sch: diffusion.Schedule, var: str, guided: bool = False) -> str:
-    t = step.t
+    """Algorithm 2's update with this step's numbers, in lines of <= 60 characters (no wrap on a projector: 24 px
+    at 1280 x 720). A guided chain uses eps~ (the guidance figure beside) where the plain one uses eps_theta."""
+    t, e = step.t, ("ε̃" if guided else "ε_θ")
     a, ab, b = float(sch.alpha[t]), float(sch.alpha_bar[t]), float(sch.beta[t])
     return (f"<b>Algorithm 2</b>, step t = <b>{t}</b> → {t - 1}<br>"
-            f"x_{{t−1}} = 1/√α_t · (x_t − (1 − α_t)/√(1 − ᾱ_t) · ε_θ(x_t, t)) + σ_t z<br>"
-            f"1/√α_t = {1 / a ** 0.5:.5f}, (1 − α_t)/√(1 − ᾱ_t) = {(1 - a) / (1 - ab) ** 0.5:.5f}, "
-            f"σ_t = √{'β_t' if var == 'beta' else 'β̃_t'} = {step.sigma:.5f}<br>"
-            f"β_t = {b:.5f}, ᾱ_t = {ab:.5f}, ‖ε_θ‖/28 = {step.eps.norm() / 28:.3f}, "
+            f"x_{{t−1}} = 1/√α_t · (x_t − (1−α_t)/√(1−ᾱ_t) · {e}) + σ_t z<br>"
+            f"1/√α_t = {1 / a ** 0.5:.5f}, (1−α_t)/√(1−ᾱ_t) = {(1 - a) / (1 - ab) ** 0.5:.5f}<br>"
+            f"σ_t = √{'β_t' if var == 'beta' else 'β̃_t'} = {step.sigma:.5f}, "
             f"z {'= 0 (last step)' if t == 1 else '~ N(0, I)'}<br>"
-            f"predicted x̂_0 = (x_t − √(1 − ᾱ_t) ε_θ)/√ᾱ_t"
-            + ("<br>guided: ε_θ above is ε̃ = (1 + w) ε_θ(x_t, t, y) − w ε_θ(x_t, t, ∅); w = 0 is the conditional "
-               "model, w = −1 the unconditional one" if guided else ""))
+            f"β_t = {b:.5f}, ᾱ_t = {ab:.5f}, ‖{e}‖/28 = {step.eps.norm() / 28:.3f}<br>"
+            f"predicted x̂_0 = (x_t − √(1 − ᾱ_t) {e})/√ᾱ_t")
 
 
 def _png(x: torch.Tensor) -> str:
