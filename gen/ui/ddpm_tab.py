@@ -411,7 +411,7 @@ def _controls(v: SimpleNamespace) -> None:
         v.ds = gr.Radio(list(DATASETS), value=DATASET, label="Dataset (all views)", scale=2)
         v.cls = gr.Dropdown(class_choices(DATASET), value=NONE, label="class y (classifier-free guidance)",
                             elem_id="ddpm-class", scale=2)
-        v.w = gr.Slider(-1, 8, hub.REGISTRY[_name(DATASET, True)].guidance, step=0.5, elem_id="ddpm-w", scale=2,
+        v.w = gr.Slider(-1, 8, hub.REGISTRY[_name(DATASET, True)].guidance, step=0.05, elem_id="ddpm-w", scale=2,
                         label="guidance w (0: conditional, −1: unconditional)")
 
 
