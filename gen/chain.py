@@ -2,17 +2,19 @@
 
 Algorithm 2 is deterministic given (model, x_t, t, the seed of each step's z, sigma_t): 20 students who press Play on
 the lecturer's seed ask for the same 1,000 steps. A `Film` is the frames of one such chain, computed ahead as fast
-as the CPU allows by a `gen.work.FairPool` job and read by every player watching it: cost grows with distinct
-chains, not with viewers, and the browser paces the animation. A film nobody watches any more is cancelled; a
-finished one is kept (bounded in bytes) for the next viewer. No Gradio here.
+as the CPU allows and read by every player watching it: cost grows with distinct chains, not with viewers, and
+the browser paces the animation. All running films are stepped together by one `gen.work.FairPool` job: before each
+step a film yields the U-Net call it needs (a `Need`), and the calls of all films of one model run as one batch
+(on a CPU a batch of 20 costs a fraction of 20 calls of one). A film nobody watches any more stops; a finished one
+is kept (bounded in bytes) for the next viewer. No Gradio here.
 """
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Generator, Hashable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -48,6 +50,46 @@ class Shot:
     view: dict
 
 
+class Need(NamedTuple):
+    """A film's request to the engine: eps_theta(x, t[, y]) of `model` for these rows; the output is sent back."""
+    model: Callable[..., torch.Tensor]
+    x: torch.Tensor
+    t: torch.Tensor
+    y: torch.Tensor | None = None
+
+
+class _Deferred:
+    """A noise predictor that records its call and answers with a given output: lets the engine run a step's U-Net
+    call elsewhere (batched) while the step itself stays diffusion.p_sample, unchanged."""
+
+    def __init__(self, model: Callable[..., torch.Tensor]):
+        self.model, self.need, self.out = model, None, None
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.out is None:
+            self.need = Need(self.model, x, t, y)
+            return torch.zeros_like(x)
+        out, self.out = self.out, None
+        return out
+
+
+def batched_steps(model: Callable[..., torch.Tensor], wrap: Callable, sch, x: torch.Tensor, seed: int, t_start: int,
+                  var: str = "beta") -> Generator[Need | Any, torch.Tensor | None, None]:
+    """diffusion.sample_steps for a film: Algorithm 2 from x at t_start, with the same noise z per (seed, t); before
+    each step it yields the U-Net call it needs (a Need) and is sent the output, then yields the Step. `wrap` turns
+    the noise predictor into the one the step uses (the identity, or classifier-free guidance)."""
+    from gen import diffusion
+    inner = _Deferred(model)
+    eps = wrap(inner)
+    for t in range(t_start, 0, -1):
+        z = diffusion.noise(tuple(x.shape), seed, t).to(x)
+        diffusion.p_sample(eps, x, t, sch, z, var)  # records the call (its result is discarded)
+        inner.out = yield inner.need
+        step = diffusion.p_sample(eps, x, t, sch, z, var)
+        yield step
+        x = step.prev_sample
+
+
 class Film:
     """The shots of one reverse chain, appended by a pool job while any number of players read them."""
 
@@ -56,15 +98,23 @@ class Film:
         self.shots: list[Shot] = []
         self.strip: list[np.ndarray] = list(start.strip)
         self.watchers = 0
-        self.job: Job | None = None
+        self.job: Job | None = None  # the engine's pool job (shared by all running films)
+        self.ended = threading.Event()  # computed to the end, failed or stopped
+        self.error: BaseException | None = None
+        self.cancelled = False
+        self._shots: Generator | None = None
+        self._sent: torch.Tensor | None = None  # the U-Net output for its pending Need
 
     @property
     def done(self) -> bool:
-        return self.job is not None and self.job.done and self.job.error is None and not self.job.cancelled
+        """Computed to the end."""
+        return self.ended.is_set() and self.error is None and not self.cancelled
 
-    @property
-    def error(self) -> BaseException | None:
-        return self.job.error if self.job is not None else None
+    def _end(self, error: BaseException | None = None) -> None:
+        self.error = error
+        if self._shots is not None:
+            self._shots.close()
+        self.ended.set()
 
     def at(self, i: int) -> Chain:
         """The chain after shot i, as a visitor's state (to step, jump or play on from it)."""
@@ -81,18 +131,23 @@ class Film:
 
 
 class Films:
-    """Running and finished films by key: a second Play of the same chain watches the first one's film."""
+    """Running and finished films by key: a second Play of the same chain watches the first one's film. One pool job
+    (the engine) steps every running film, a round at a time; its weight is the number of viewers of all films."""
 
-    def __init__(self, pool: FairPool, max_bytes: int):
-        self.pool = pool
+    def __init__(self, pool: FairPool, max_bytes: int, batch: int = 64):
+        self.pool, self.batch = pool, batch  # U-Net rows per call at most (64 stay in a CPU's cache)
         self._running: dict[Hashable, Film] = {}
         self._kept = SharedCache(max_bytes)  # finished films, least recently watched dropped first
         self._lock = threading.Lock()
+        self._job: Job | None = None
+        self._dropped: list[Film] = []  # films whose last viewer left, for the engine to close
         self.started = self.shared = 0  # counters, for tests and benchmarks
+        self.rounds = self.calls = 0  # engine rounds, and batched U-Net calls in them
 
-    def watch(self, key: Hashable, start: Chain, shots: Callable[[Film], Iterator[Shot]]) -> Film:
-        """The film for `key`: a finished or running one, else a new one whose `shots(film)` the pool computes.
-        Each watch must be matched by one leave()."""
+    def watch(self, key: Hashable, start: Chain, shots: Callable[[Film], Iterator[Shot | Need]]) -> Film:
+        """The film for `key`: a finished or running one, else a new one whose `shots(film)` the engine steps (a
+        generator of Shots that may yield a Need before each step and is sent its output). Each watch must be
+        matched by one leave()."""
         with self._lock:
             self._collect()
             film = self._kept.peek(key)
@@ -100,27 +155,31 @@ class Films:
                 film = self._running[key]
             elif film is None:
                 film = self._running[key] = Film(key, start)
-                film.job = self.pool.submit(self._append(film, shots(film)), weight=1)
+                film._shots = shots(film)
                 self.started += 1
-                film.watchers = 1
+                self._engine()
+                film.job, film.watchers = self._job, 1
                 return film
             self.shared += 1
             film.watchers += 1
-            if film.job is not None:
-                film.job.weight = film.watchers  # a chain 20 students watch gets 20 students' share of the CPU
+            self._weigh()
             return film
 
     def leave(self, film: Film) -> None:
-        """A viewer is gone (Pause, a closed page): a running film nobody watches stops computing."""
+        """A viewer is gone (Pause, a closed page): a running film nobody watches stops computing (at the engine's
+        next round, a few ms; the engine ends when no film is left, freeing its worker)."""
         with self._lock:
             film.watchers -= 1
-            if film.job is not None:
-                film.job.weight = max(1, film.watchers)
-            abandoned = film.watchers <= 0 and not film.job.done and self._running.get(film.key) is film
+            abandoned = film.watchers <= 0 and not film.ended.is_set() and self._running.get(film.key) is film
             if abandoned:
                 del self._running[film.key]
-        if abandoned:
-            self.pool.cancel(film.job)
+                film.cancelled = True
+                engine_alive = self._job is not None and not self._job.done
+                if engine_alive:
+                    self._dropped.append(film)  # its generator may be running: the engine closes it
+            self._weigh()
+        if abandoned and not engine_alive:
+            film._end()
 
     @property
     def size(self) -> int:
@@ -133,16 +192,87 @@ class Films:
             self._collect()
             return len(self._running)
 
+    def _engine(self) -> None:
+        """Start the engine's pool job unless it is running (under the lock)."""
+        if self._job is None or self._job.done:
+            self._job = self.pool.submit(self._rounds(), weight=1)
+        self._weigh()
+
+    def _weigh(self) -> None:
+        if self._job is not None:  # the films' viewers' share of the CPU, beside each playground visitor's
+            self._job.weight = max(1, sum(f.watchers for f in self._running.values() if not f.ended.is_set()))
+
+    def _rounds(self) -> Iterator[None]:
+        """The engine: each slice advances every running film to its next U-Net call (keeping the shots it makes on
+        the way), then runs those calls, one batch per model. Ends when no film is left to step."""
+        try:
+            while True:
+                with self._lock:
+                    dropped, self._dropped = self._dropped, []
+                    films = [f for f in self._running.values() if not f.ended.is_set()]
+                    if not films:
+                        self._job = None
+                for f in dropped:
+                    f._end()
+                if not films:
+                    return
+                needs = {f: n for f in films if (n := self._advance(f)) is not None}
+                by_model: dict[int, list[Film]] = {}
+                for f, n in needs.items():
+                    by_model.setdefault(id(n.model), []).append(f)
+                for group in by_model.values():
+                    self._run([needs[f] for f in group], group)
+                self.rounds += 1
+                yield
+        finally:  # a failed engine: its films fail with it, and no film is left unclosed
+            with self._lock:
+                left = [f for f in self._running.values() if not f.ended.is_set()] + self._dropped
+                self._dropped = []
+                if self._job is not None and self._job.done is False:
+                    self._job = None
+            for f in left:
+                f._end(f.error or (None if f.cancelled else RuntimeError("the film engine stopped")))
+
     @staticmethod
-    def _append(film: Film, shots: Iterator[Shot]) -> Iterator[None]:
-        for shot in shots:  # each slice of the pool job computes one shot (a few denoising steps)
-            film.shots.append(shot)
-            yield
+    def _advance(film: Film) -> Need | None:
+        """Run a film's generator to its next Need (None: it ended), appending its shots."""
+        try:
+            while True:
+                item = film._shots.send(film._sent)
+                film._sent = None
+                if isinstance(item, Need):
+                    return item
+                if item is not None:
+                    film.shots.append(item)
+        except StopIteration:
+            film._end()
+        except Exception as e:  # noqa: BLE001 - the players see it in film.error
+            film._end(e)
+        return None
+
+    @torch.no_grad()
+    def _run(self, needs: list[Need], films: list[Film]) -> None:
+        """One model's calls of this round as batches of at most `batch` rows; each film is sent its rows."""
+        model = needs[0].model
+        x, t = torch.cat([n.x for n in needs]), torch.cat([n.t for n in needs])
+        y = torch.cat([n.y for n in needs]) if needs[0].y is not None else None
+        try:
+            out = torch.cat([model(x[i:i + self.batch], t[i:i + self.batch],
+                                   *(() if y is None else (y[i:i + self.batch],)))
+                             for i in range(0, len(x), self.batch)])
+        except Exception as e:  # noqa: BLE001 - these films fail (their players say why); the others go on
+            for f in films:
+                f._end(e)
+            return
+        self.calls += -(-len(x) // self.batch)
+        i = 0
+        for n, f in zip(needs, films):
+            f._sent, i = out[i:i + len(n.x)], i + len(n.x)
 
     def _collect(self) -> None:
         """Move finished films to the bounded store (failed or cancelled ones are forgotten)."""
         for key, film in list(self._running.items()):
-            if film.job.done:
+            if film.ended.is_set():
                 del self._running[key]
                 if film.done:
                     size = sum(nbytes(s.view) + nbytes(s.x) for s in film.shots) + nbytes(film.strip)

@@ -7,19 +7,26 @@ import time
 import pytest
 import torch
 
-from gen.chain import Chain, Films, Shot, key
+from gen.chain import Chain, Films, Need, Shot, key
 from gen.work import FairPool
 from tests.conftest import run_async
 
 
-def counting_shots(c: Chain, n: int, calls: list, gate: threading.Event | None = None):
-    """A stand-in for Algorithm 2: n shots of a chain that counts how many it computed."""
+def plus_one(x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    return x + 1
+
+
+def counting_shots(c: Chain, n: int, calls: list, gate: threading.Event | None = None, model=plus_one):
+    """A stand-in for Algorithm 2: n shots of a chain that counts how many it computed; each step asks the engine
+    for one call of `model` (a Need) and takes its output as the next x."""
     def shots(film):
+        x = c.x
         for i in range(n):
             if gate is not None:
                 gate.wait(5)
+            x = yield Need(model, x, torch.full((1,), c.t - i))
             calls.append(i)
-            yield Shot(c.t - i - 1, c.x + i, len(film.strip), {"t": c.t - i - 1})
+            yield Shot(c.t - i - 1, x, len(film.strip), {"t": c.t - i - 1})
     return shots
 
 
@@ -56,10 +63,27 @@ def test_a_film_nobody_watches_stops_computing():
     gate.set()
     wait(lambda: len(calls) >= 3)
     films.leave(film)
-    wait(lambda: film.job.done)
+    wait(lambda: film.ended.is_set() and film.job.done)  # the film stops, and the engine with no film left
     n = len(calls)
     time.sleep(0.1)
-    assert len(calls) == n < 1000 and film.job.cancelled and pool.active == 0 and films.running == 0
+    assert len(calls) == n < 1000 and film.cancelled and not film.done and pool.active == 0 and films.running == 0
+
+
+def test_running_films_share_one_batched_call_per_step():
+    pool, gate, seen = FairPool(1), threading.Event(), []
+
+    def model(x, t, y=None):
+        seen.append(len(x))
+        return x + 1
+    films = Films(pool, max_bytes=2**20)
+    a, b, c = chain(0), chain(1), chain(2)
+    fa, fb, fc = (films.watch(key(ch), ch, counting_shots(ch, 20, [], gate, model)) for ch in (a, b, c))
+    gate.set()
+    wait(lambda: fa.done and fb.done and fc.done)
+    assert max(seen) == 3 and sum(seen) == 60 and films.calls < 60  # 3 chains' steps in one call, not three
+    for f, ch in ((fa, a), (fb, b), (fc, c)):  # each film got its own rows back
+        assert torch.equal(f.shots[-1].x, ch.x + 20) and [s.t for s in f.shots] == list(range(9, -11, -1))
+    assert fa.job is fb.job  # one engine job steps them all
 
 
 def test_film_at_gives_the_chain_after_a_shot():
@@ -67,7 +91,7 @@ def test_film_at_gives_the_chain_after_a_shot():
     film = films.watch(key(c), c, counting_shots(c, 5, []))
     wait(lambda: film.done)
     at = film.at(film.find(7))
-    assert at.t == 7 and torch.equal(at.x, c.x + 2) and at.film is film and at.frame == {"t": 7}
+    assert at.t == 7 and torch.equal(at.x, c.x + 3) and at.film is film and at.frame == {"t": 7}
     assert film.find(100) is None
 
 
@@ -92,10 +116,10 @@ def test_cancelled_play_stops_its_work(tab):
     view, state = run_async(first_chunk_then_leave())
     assert view["fps"] > 0 and state.t < 1000
     film = state.film
-    wait(lambda: film.job.done)
+    wait(lambda: film.ended.is_set())
     n = len(film.shots)
     time.sleep(0.2)
-    assert film.job.cancelled and len(film.shots) == n < 1000 and tab.FILMS.running == 0
+    assert film.cancelled and len(film.shots) == n < 1000 and tab.FILMS.running == 0
 
 
 def test_pause_and_step_go_on_from_the_frame_on_screen(tab):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +14,7 @@ import torch
 
 from gen import data, diffusion, hub
 from gen.cache import shared
-from gen.chain import Chain, Films, Shot, key
+from gen.chain import Chain, Films, Need, Shot, batched_steps, key
 from gen.images import data_url, grid, pixel_diversity, preprocess, to_float, to_uint8
 from gen.ui import charts, links
 from gen.ui.common import (
@@ -225,13 +225,35 @@ def reset(ds: str, seed: float, cls: str | None = NONE, w: float = 1.0):
     return _still(c), c
 
 
-def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: float, stop: int = 0) -> Iterator[Shot]:
+def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: float, stop: int = 0,
+           batched: bool = False) -> Generator[Shot | Need, torch.Tensor | None, None]:
     """Algorithm 2 from the chain's x_t down to t = stop (toward class `cls` with guidance w, if any): a Shot every
     `every` steps and at `stop`. `strip` is extended with x_t every FILM_EVERY steps; a shot's view carries the
-    filmstrip when it changed since the previous shot."""
+    filmstrip when it changed since the previous shot. `batched` (a film): each step's U-Net call is yielded as a
+    Need for the film engine, which sends its output back (gen.chain.batched_steps)."""
     m, sch = _eps(c.ds, cls, w, 1)
-    changed = False
-    for step in diffusion.sample_steps(m, sch, c.x, c.seed, t_start=c.t, var=var):
+    if batched:
+        guided = isinstance(m, diffusion.Guidance)
+        base = m.model if guided else m
+
+        def wrap(inner):  # the engine's stand-in for the U-Net, inside the guidance if any
+            if guided:
+                m.model = inner
+                return m
+            return inner
+        steps = batched_steps(base, wrap, sch, c.x, c.seed, c.t, var)
+    else:
+        steps = diffusion.sample_steps(m, sch, c.x, c.seed, t_start=c.t, var=var)
+    changed, sent = False, None
+    while True:
+        try:
+            step = steps.send(sent)
+        except StopIteration:
+            return
+        sent = None
+        if isinstance(step, Need):
+            sent = yield step
+            continue
         t = step.t - 1
         if t % FILM_EVERY == 0:
             strip.append(to_uint8(step.prev_sample, signed=True)[0])
@@ -299,7 +321,8 @@ async def play(c: Chain | None, var: str, every: float, cls: str | None = NONE, 
     c = _live(_on_screen(c, shown))
     params = (var, int(every), cls if cls not in (None, "") else NONE, float(w))
     base = c.film.start if c.film is not None and c.film.key == key(c.film.start, *params) else c
-    film = FILMS.watch(key(base, *params), base, lambda f: _shots(base, f.strip, params[0], params[1], cls, w))
+    film = FILMS.watch(key(base, *params), base,
+                       lambda f: _shots(base, f.strip, params[0], params[1], cls, w, batched=True))
     play_id, i = f"{id(film):x}-{time.monotonic_ns():x}", 0
     session = getattr(request, "session_hash", None) or play_id
     PLAYING[session] = play_id
@@ -314,7 +337,7 @@ async def play(c: Chain | None, var: str, every: float, cls: str | None = NONE, 
                 await asyncio.sleep(SEND_EVERY)
             elif film.error is not None:
                 raise gr.Error(f"The chain failed: {film.error}", print_exception=False)
-            elif film.job.done:
+            elif film.ended.is_set():
                 return
             else:
                 await asyncio.sleep(0.02)
