@@ -472,3 +472,13 @@ def test_state_summary():
     assert s["gan"]["hparams"]["loss"] == "non-saturating" and "modes" in s["gan"]
     assert s["gan"]["stats"]["g_loss"] is None  # no G step yet: null, not NaN (JSON has no NaN)
     json.dumps(s, allow_nan=False)
+
+
+def test_a_class_of_untrained_models_shares_one_chain():
+    """40 students opening the playground on the same settings have the same untrained model: one chain for all."""
+    data = toy.make_data("spiral", 500, 0)
+    a, b = (toy.DDPMTrainer(data, T=50, seed=3) for _ in range(2))
+    assert a.chain() is b.chain()  # computed once, shared (read-only)
+    assert not a.chain().flags.writeable
+    b.step(1)  # b learned something: its own chain
+    assert b.chain() is not a.chain() and not np.allclose(b.chain()[0], a.chain()[0])

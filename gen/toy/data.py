@@ -76,8 +76,8 @@ def make_data(name: str, n: int = 2000, seed: int = 0, points: Sequence[Sequence
 
 def nn_distance(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:
     """Mean distance from each point of a to its nearest neighbour in b."""
-    a, b = torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(b, dtype=torch.float32)
-    return float(torch.cdist(a, b).min(1).values.mean())
+    a, b = (torch.tensor(v, dtype=torch.float32) if isinstance(v, np.ndarray) else v.float() for v in (a, b))
+    return float(torch.cdist(a, b).min(1).values.mean())  # (copies: a shared chain is read-only)
 
 
 def chamfer(samples: torch.Tensor | np.ndarray, data: torch.Tensor | np.ndarray) -> float:
