@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import resource
 import statistics
@@ -172,6 +173,31 @@ def browser_pages(url: str, n: int, seconds: float, result: list) -> None:
         b.close()
 
 
+def visitors(k: int, a, url: str, go, stop, results) -> None:
+    """One process's share of the class (students k, k + procs, ...; sliders likewise): opens the app, waits for the
+    lecturer's "now" (the shared barrier), plays, then reports its figures."""
+    os.nice(10)
+    stats, out = Stats(), {}
+    mine = threading.Barrier(len(range(k, a.students, a.procs)) + len(range(k, a.sliders, a.procs)) + 1)
+    local_stop = threading.Event()
+    threads = [threading.Thread(target=student, args=(i, url, a, stats, out, mine)) for i in range(k, a.students,
+                                                                                                      a.procs)]
+    sliders = [threading.Thread(target=slider, args=(i, url, local_stop, stats, mine))
+               for i in range(k, a.sliders, a.procs)]
+    for t in threads + sliders:
+        t.start()
+    mine.wait(timeout=600)  # this process's visitors have opened the app
+    go.wait(timeout=600)  # ... and so have the others': now
+    for t in threads:
+        t.join()
+    results.put(({"latency": dict(stats.latency), "errors": dict(stats.errors), "messages": dict(stats.messages)},
+                 out))
+    stop.wait(timeout=600)  # sliders go on until every student is done
+    local_stop.set()
+    for t in sliders:
+        t.join()
+
+
 def cpu_seconds(pid: int | None) -> float:
     """CPU time (user + system) a process has used so far: the app's, or this benchmark's own (pid None)."""
     if pid is None:
@@ -210,6 +236,7 @@ def main() -> None:
     p.add_argument("--settle", type=float, default=150, help="seconds after the class left before RSS is read "
                    "(the app drops closed sessions after common.CLOSED_SESSION_TTL)")
     p.add_argument("--toy", default="/toy_ddpm_play", help="the playground's Play endpoint")
+    p.add_argument("--procs", type=int, default=4, help="processes the simulated visitors run in")
     p.add_argument("--url")
     p.add_argument("--pid", type=int)
     a = p.parse_args()
@@ -237,28 +264,38 @@ def run(a, url: str, pid: int | None) -> None:
     rss_warm, _ = rss_mb(pid)
     print(f"{a.students} students (half on seed {LECTURER_SEED}), {a.sliders} on sliders, {a.pages} browser pages, "
           f"{a.seconds:g} s on each Play; RSS warm {fmt_mb(rss_warm)}")
-    go = threading.Barrier(a.students + a.sliders + 1)
-    stop = threading.Event()
-    threads = [threading.Thread(target=student, args=(i, url, a, stats, out, go)) for i in range(a.students)]
-    threads += [threading.Thread(target=slider, args=(i, url, stop, stats, go)) for i in range(a.sliders)]
-    for t in threads:
-        t.start()
+    # The visitors run in --procs processes (threads in each): 50 clients in one process would share one GIL, and
+    # the light events' round trips would measure this benchmark's own queue for it, not the app's.
+    ctx = mp.get_context("spawn")
+    go, stop, results = ctx.Barrier(a.procs + 1), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=visitors, args=(k, a, url, go, stop, results)) for k in range(a.procs)]
+    for pr in procs:
+        pr.start()
     go.wait(timeout=600)
-    t0, app_cpu, own_cpu = time.perf_counter(), cpu_seconds(pid), cpu_seconds(None)
-    peak = [0.0]
-    sampler = threading.Thread(target=sample_peak, args=(pid, stop, peak))
+    t0, app_cpu, own_cpu = time.perf_counter(), cpu_seconds(pid), sum(cpu_seconds(pr.pid) for pr in procs)
+    peak, peak_stop = [0.0], threading.Event()
+    sampler = threading.Thread(target=sample_peak, args=(pid, peak_stop, peak))
     sampler.start()
     if a.pages:
         time.sleep(2)  # the class has pressed Play: now the pages open and play
         browser_pages(url, a.pages, min(a.seconds, 20), pages)
-    for t in threads[:a.students]:
-        t.join()
+    reports = []
+    for _ in procs:  # each process reports when its students are done (its sliders then stop)
+        reports.append(results.get(timeout=600))
+    own_cpu = sum(cpu_seconds(pr.pid) for pr in procs) - own_cpu
     stop.set()
-    for t in threads:
-        t.join()
+    for pr in procs:
+        pr.join(timeout=60)
+    peak_stop.set()
     sampler.join()
+    for r_stats, r_out in reports:
+        for name, xs in r_stats["latency"].items():
+            stats.latency[name] += xs
+        stats.errors.update(r_stats["errors"]), stats.messages.update(r_stats["messages"])
+        for name, runs in r_out.items():
+            out.setdefault(name, []).extend(runs)
     wall = time.perf_counter() - t0
-    app_cpu, own_cpu = cpu_seconds(pid) - app_cpu, cpu_seconds(None) - own_cpu
+    app_cpu = cpu_seconds(pid) - app_cpu
     left = status(warm)
     time.sleep(5)
     left5 = status(warm)
@@ -266,7 +303,7 @@ def run(a, url: str, pid: int | None) -> None:
     rss_after, _ = rss_mb(pid)
 
     print(f"class done in {wall:.0f} s; CPU used meanwhile: the app {app_cpu / wall:.2f} cores, the simulated class "
-          f"(gradio_client, this process) {own_cpu / wall:.2f} cores, of {os.cpu_count()}")
+          f"(gradio_client, {a.procs} processes) {own_cpu / wall:.2f} cores, of {os.cpu_count()}")
     for name in ("/ddpm_play", a.toy):
         runs = out.get(name, [])
         firsts = [r["first"] for r in runs if r["first"] is not None]
