@@ -47,9 +47,9 @@ def _e(cls: str, family: str, ds: str, script: str, args: str, **kw) -> Entry:
 _CGAN = "--cond --loss hinge --ema 0.999 --lr-d 4e-4 --mismatch"  # the class-conditional GAN's recipe
 _CGAN_MORE = {"mnist": "", "fashion": " --ms 0.1 --init checkpoints/gan-fashion --epochs 60"}  # from the GAN
 REGISTRY: dict[str, Entry] = {}
-# The shipped guidance weight w of each conditional DDPM (issue 15's targets, measured in the model cards): the w
-# that keeps conditional accuracy >= 97% (MNIST) / 90% (Fashion) while FID stays no worse than the unconditional
-# model's; more guidance buys accuracy with FID (w = 1 on MNIST: 99.5% but FID 23 against 12.5).
+# The shipped guidance weight w of each conditional DDPM (measured in the model cards): about the smallest w whose
+# conditional accuracy clears 97% (MNIST) / 90% (Fashion); more guidance buys accuracy with FID (w = 1 on MNIST:
+# 99.5% but FID 23 against the unconditional model's 12.5 at 2,000 samples; at w = 0.6: 97.3%, FID 11.4 vs 10.0).
 _GUIDANCE = {"mnist": 0.6, "fashion": 1.25}
 for _ds in ("mnist", "fashion"):
     REGISTRY |= {
