@@ -174,40 +174,55 @@ def browser_pages(url: str, n: int, seconds: float, result: list) -> None:
 
 
 def visitors(k: int, a, url: str, go, stop, results) -> None:
-    """One process's share of the class (students k, k + procs, ...; sliders likewise): opens the app, waits for the
-    lecturer's "now" (the shared barrier), plays, then reports its figures."""
+    """One process's share of the class (students k, k + procs, ...; process `procs` has the sliders): opens the app,
+    waits for the lecturer's "now" (the shared barrier), plays, then reports its figures."""
     os.nice(10)
     stats, out = Stats(), {}
-    mine = threading.Barrier(len(range(k, a.students, a.procs)) + len(range(k, a.sliders, a.procs)) + 1)
+    students = range(k, a.students, a.procs) if k < a.procs else range(0)
+    sliders = range(a.sliders) if k == a.procs else range(0)  # their own process: no students' streams to parse
+    mine = threading.Barrier(len(students) + len(sliders) + 1)
     local_stop = threading.Event()
-    threads = [threading.Thread(target=student, args=(i, url, a, stats, out, mine)) for i in range(k, a.students,
-                                                                                                      a.procs)]
-    sliders = [threading.Thread(target=slider, args=(i, url, local_stop, stats, mine))
-               for i in range(k, a.sliders, a.procs)]
+    threads = [threading.Thread(target=student, args=(i, url, a, stats, out, mine)) for i in students]
+    sliders = [threading.Thread(target=slider, args=(i, url, local_stop, stats, mine)) for i in sliders]
     for t in threads + sliders:
         t.start()
     mine.wait(timeout=600)  # this process's visitors have opened the app
     go.wait(timeout=600)  # ... and so have the others': now
     for t in threads:
         t.join()
-    results.put(({"latency": dict(stats.latency), "errors": dict(stats.errors), "messages": dict(stats.messages)},
-                 out))
-    stop.wait(timeout=600)  # sliders go on until every student is done
+    stop.wait(timeout=600 if sliders else 0)  # sliders go on until every student is done
     local_stop.set()
     for t in sliders:
         t.join()
+    results.put(({"latency": dict(stats.latency), "errors": dict(stats.errors), "messages": dict(stats.messages)},
+                 out))
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """CPU time (user + system) a process has used so far: the app's, or this benchmark's own (pid None)."""
+def cpu_seconds(pid: int | None, children: bool = False) -> float:
+    """CPU time (user + system) a process has used so far: the app's, or this benchmark's own (pid None); with
+    `children`, its live child processes' too (the app's film engine)."""
     if pid is None:
         r = resource.getrusage(resource.RUSAGE_SELF)
         return r.ru_utime + r.ru_stime
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
+    total = 0.0
+    for p in [pid] + (_children(pid) if children else []):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return float("nan") if p == pid else total
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return out
 
 
 def sample_peak(pid: int | None, stop: threading.Event, peak: list[float]) -> None:
@@ -236,7 +251,8 @@ def main() -> None:
     p.add_argument("--settle", type=float, default=150, help="seconds after the class left before RSS is read "
                    "(the app drops closed sessions after common.CLOSED_SESSION_TTL)")
     p.add_argument("--toy", default="/toy_ddpm_play", help="the playground's Play endpoint")
-    p.add_argument("--procs", type=int, default=4, help="processes the simulated visitors run in")
+    p.add_argument("--procs", type=int, default=4, help="processes the simulated students run in (the sliders have "
+                   "one more of their own)")
     p.add_argument("--url")
     p.add_argument("--pid", type=int)
     a = p.parse_args()
@@ -262,17 +278,20 @@ def run(a, url: str, pid: int | None) -> None:
     stream(warm, warm_api, a.toy, {}, 5, Stats(), {}, lambda o: 1)
     time.sleep(20)  # the app's housekeeping trims the heap every 15 s
     rss_warm, _ = rss_mb(pid)
+    engine_warm = sum(rss_mb(c)[0] or 0.0 for c in _children(pid)) if pid else 0.0
     print(f"{a.students} students (half on seed {LECTURER_SEED}), {a.sliders} on sliders, {a.pages} browser pages, "
           f"{a.seconds:g} s on each Play; RSS warm {fmt_mb(rss_warm)}")
-    # The visitors run in --procs processes (threads in each): 50 clients in one process would share one GIL, and
-    # the light events' round trips would measure this benchmark's own queue for it, not the app's.
+    # The students run in --procs processes (threads in each), the sliders in one more: 50 clients in one process
+    # would share one GIL, and the light events' round trips would measure the benchmark's own queue for it (parsing
+    # the students' frames), not the app's.
     ctx = mp.get_context("spawn")
-    go, stop, results = ctx.Barrier(a.procs + 1), ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=visitors, args=(k, a, url, go, stop, results)) for k in range(a.procs)]
+    go, stop, results = ctx.Barrier(a.procs + 2), ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=visitors, args=(k, a, url, go, stop, results)) for k in range(a.procs + 1)]
     for pr in procs:
         pr.start()
     go.wait(timeout=600)
-    t0, app_cpu, own_cpu = time.perf_counter(), cpu_seconds(pid), sum(cpu_seconds(pr.pid) for pr in procs)
+    t0, app_cpu = time.perf_counter(), cpu_seconds(pid, children=True)
+    own_cpu = sum(cpu_seconds(pr.pid) for pr in procs)
     peak, peak_stop = [0.0], threading.Event()
     sampler = threading.Thread(target=sample_peak, args=(pid, peak_stop, peak))
     sampler.start()
@@ -280,10 +299,11 @@ def run(a, url: str, pid: int | None) -> None:
         time.sleep(2)  # the class has pressed Play: now the pages open and play
         browser_pages(url, a.pages, min(a.seconds, 20), pages)
     reports = []
-    for _ in procs:  # each process reports when its students are done (its sliders then stop)
+    for _ in range(a.procs):  # each students' process reports when its students are done
         reports.append(results.get(timeout=600))
     own_cpu = sum(cpu_seconds(pr.pid) for pr in procs) - own_cpu
-    stop.set()
+    stop.set()  # now the sliders stop, and report
+    reports.append(results.get(timeout=600))
     for pr in procs:
         pr.join(timeout=60)
     peak_stop.set()
@@ -295,15 +315,17 @@ def run(a, url: str, pid: int | None) -> None:
         for name, runs in r_out.items():
             out.setdefault(name, []).extend(runs)
     wall = time.perf_counter() - t0
-    app_cpu = cpu_seconds(pid) - app_cpu
+    app_cpu = cpu_seconds(pid, children=True) - app_cpu
     left = status(warm)
     time.sleep(5)
     left5 = status(warm)
     time.sleep(max(0.0, a.settle - 5))
     rss_after, _ = rss_mb(pid)
+    engine_after = sum(rss_mb(c)[0] or 0.0 for c in _children(pid)) if pid else 0.0
 
-    print(f"class done in {wall:.0f} s; CPU used meanwhile: the app {app_cpu / wall:.2f} cores, the simulated class "
-          f"(gradio_client, {a.procs} processes) {own_cpu / wall:.2f} cores, of {os.cpu_count()}")
+    print(f"class done in {wall:.0f} s; CPU used meanwhile: the app (with its film engine's process) "
+          f"{app_cpu / wall:.2f} cores, the simulated class (gradio_client, {a.procs} processes) {own_cpu / wall:.2f} "
+          f"cores, of {os.cpu_count()}")
     for name in ("/ddpm_play", a.toy):
         runs = out.get(name, [])
         firsts = [r["first"] for r in runs if r["first"] is not None]
@@ -332,7 +354,8 @@ def run(a, url: str, pid: int | None) -> None:
         print(f"  {n} x {m}")
     print(f"still computing after the class left: at once {left}, 5 s later {left5}")
     print(f"RSS: warm {fmt_mb(rss_warm)}, peak {fmt_mb(peak[0])}, {a.settle:g} s after the class left "
-          f"{fmt_mb(rss_after)}")
+          f"{fmt_mb(rss_after)}; the app's child processes (film engine): warm {fmt_mb(engine_warm)}, after "
+          f"{fmt_mb(engine_after)}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,11 @@ is kept (bounded in bytes) for the next viewer. No Gradio here.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
+import multiprocessing as mp
+import os
 import threading
 from collections.abc import Callable, Generator, Hashable, Iterator
 from dataclasses import dataclass, field, replace
@@ -104,6 +108,7 @@ class Film:
         self.cancelled = False
         self._shots: Generator | None = None
         self._sent: torch.Tensor | None = None  # the U-Net output for its pending Need
+        self.id = 0  # its number in the engine's process
 
     @property
     def done(self) -> bool:
@@ -134,8 +139,14 @@ class Films:
     """Running and finished films by key: a second Play of the same chain watches the first one's film. One pool job
     (the engine) steps every running film, a round at a time; its weight is the number of viewers of all films."""
 
-    def __init__(self, pool: FairPool, max_bytes: int, batch: int = 64):
+    def __init__(self, pool: FairPool, max_bytes: int, batch: int = 64, process: bool = False):
         self.pool, self.batch = pool, batch  # U-Net rows per call at most (64 stay in a CPU's cache)
+        # process: the engine runs in a child process (its own interpreter and GIL), so the server's process keeps
+        # its GIL for events and the playground; `shots` must then be picklable (a functools.partial)
+        self.process = process
+        self._child: Any = None  # (Process, Connection) while it runs
+        self._by_id: dict[int, Film] = {}
+        self._ids = itertools.count(1)
         self._running: dict[Hashable, Film] = {}
         self._kept = SharedCache(max_bytes)  # finished films, least recently watched dropped first
         self._lock = threading.Lock()
@@ -155,10 +166,14 @@ class Films:
                 film = self._running[key]
             elif film is None:
                 film = self._running[key] = Film(key, start)
-                film._shots = shots(film)
                 self.started += 1
+                film.watchers = 1
+                if self.process:
+                    self._send_start(film, shots)
+                    return film
+                film._shots = shots(film)
                 self._engine()
-                film.job, film.watchers = self._job, 1
+                film.job = self._job
                 return film
             self.shared += 1
             film.watchers += 1
@@ -174,12 +189,14 @@ class Films:
             if abandoned:
                 del self._running[film.key]
                 film.cancelled = True
-                engine_alive = self._job is not None and not self._job.done
+                engine_alive = not self.process and self._job is not None and not self._job.done
                 if engine_alive:
                     self._dropped.append(film)  # its generator may be running: the engine closes it
             self._weigh()
         if abandoned and not engine_alive:
             film._end()
+        if abandoned and self.process:
+            self._send(("stop", film.id))
 
     @property
     def size(self) -> int:
@@ -216,12 +233,7 @@ class Films:
                     f._end()
                 if not films:
                     return
-                needs = {f: n for f in films if (n := self._advance(f)) is not None}
-                by_model: dict[int, list[Film]] = {}
-                for f, n in needs.items():
-                    by_model.setdefault(id(n.model), []).append(f)
-                for group in by_model.values():
-                    self._run([needs[f] for f in group], group)
+                self.calls += step_round(films, self.batch)
                 self.rounds += 1
                 yield
         finally:  # a failed engine: its films fail with it, and no film is left unclosed
@@ -233,41 +245,63 @@ class Films:
             for f in left:
                 f._end(f.error or (None if f.cancelled else RuntimeError("the film engine stopped")))
 
-    @staticmethod
-    def _advance(film: Film) -> Need | None:
-        """Run a film's generator to its next Need (None: it ended), appending its shots."""
-        try:
-            while True:
-                item = film._shots.send(film._sent)
-                film._sent = None
-                if isinstance(item, Need):
-                    return item
-                if item is not None:
-                    film.shots.append(item)
-        except StopIteration:
-            film._end()
-        except Exception as e:  # noqa: BLE001 - the players see it in film.error
-            film._end(e)
-        return None
+    # --- the engine in a child process --------------------------------------------------------------------------
 
-    @torch.no_grad()
-    def _run(self, needs: list[Need], films: list[Film]) -> None:
-        """One model's calls of this round as batches of at most `batch` rows; each film is sent its rows."""
-        model = needs[0].model
-        x, t = torch.cat([n.x for n in needs]), torch.cat([n.t for n in needs])
-        y = torch.cat([n.y for n in needs]) if needs[0].y is not None else None
-        try:
-            out = torch.cat([model(x[i:i + self.batch], t[i:i + self.batch],
-                                   *(() if y is None else (y[i:i + self.batch],)))
-                             for i in range(0, len(x), self.batch)])
-        except Exception as e:  # noqa: BLE001 - these films fail (their players say why); the others go on
-            for f in films:
-                f._end(e)
+    def start(self) -> None:
+        """Start the engine's process now (it takes a few seconds to import torch and load models), not at the
+        first Play."""
+        if self.process:
+            with self._lock:
+                self._ensure_child()
+
+    def _ensure_child(self) -> None:
+        if self._child is not None and self._child[0].is_alive():
             return
-        self.calls += -(-len(x) // self.batch)
-        i = 0
-        for n, f in zip(needs, films):
-            f._sent, i = out[i:i + len(n.x)], i + len(n.x)
+        ctx = mp.get_context("spawn")  # not fork: the server has threads, torch has OpenMP state
+        conn, child_conn = ctx.Pipe()
+        proc = ctx.Process(target=_engine_process, args=(child_conn, self.batch), name="film-engine", daemon=True)
+        proc.start()
+        child_conn.close()
+        self._child = (proc, conn, threading.Lock())
+        threading.Thread(target=self._receive, args=(conn,), name="film-engine-receiver", daemon=True).start()
+
+    def _send_start(self, film: Film, shots: Callable[[Film], Iterator[Shot | Need]]) -> None:
+        """(Under the lock.) Hand a new film to the engine's process."""
+        self._ensure_child()
+        film.id = next(self._ids)
+        self._by_id[film.id] = film
+        self._send(("start", film.id, film.start, shots))
+
+    def _send(self, msg: tuple) -> None:
+        child = self._child
+        if child is None:
+            return
+        with child[2], contextlib.suppress(OSError, ValueError):  # a dead child: the receiver fails its films
+            child[1].send(msg)
+
+    def _receive(self, conn) -> None:
+        """Shots and ends from the engine's process, into the films the players read."""
+        while True:
+            try:
+                kind, fid, *rest = conn.recv()
+            except (EOFError, OSError):
+                break
+            film = self._by_id.get(fid)
+            if film is None:
+                continue
+            if kind == "shots" and not film.ended.is_set():
+                film.strip.extend(rest[0])  # before the shots that refer to it
+                film.shots.extend(rest[1])
+            elif kind == "end":
+                del self._by_id[fid]
+                if not film.ended.is_set():
+                    film._end(RuntimeError(rest[0]) if rest[0] else None)
+        with self._lock:  # the process died: its films fail, and the next Play starts a new one
+            films, self._by_id = list(self._by_id.values()), {}
+            self._child = None
+        for film in films:
+            if not film.ended.is_set():
+                film._end(RuntimeError("the film engine's process stopped"))
 
     def _collect(self) -> None:
         """Move finished films to the bounded store (failed or cancelled ones are forgotten)."""
@@ -277,6 +311,81 @@ class Films:
                 if film.done:
                     size = sum(nbytes(s.view) + nbytes(s.x) for s in film.shots) + nbytes(film.strip)
                     self._kept.put(key, film, size)
+
+
+def step_round(films: list[Film], batch: int) -> int:
+    """One engine round: advance every film to its next U-Net call (keeping the shots it makes on the way), then run
+    those calls, one batch of at most `batch` rows per model. Returns the number of calls."""
+    needs = {f: n for f in films if (n := _advance(f)) is not None}
+    by_model: dict[int, list[Film]] = {}
+    for f, n in needs.items():
+        by_model.setdefault(id(n.model), []).append(f)
+    return sum(_run([needs[f] for f in group], group, batch) for group in by_model.values())
+
+
+def _advance(film: Film) -> Need | None:
+    """Run a film's generator to its next Need (None: it ended), appending its shots."""
+    try:
+        while True:
+            item = film._shots.send(film._sent)
+            film._sent = None
+            if isinstance(item, Need):
+                return item
+            if item is not None:
+                film.shots.append(item)
+    except StopIteration:
+        film._end()
+    except Exception as e:  # noqa: BLE001 - the players see it in film.error
+        film._end(e)
+    return None
+
+
+@torch.no_grad()
+def _run(needs: list[Need], films: list[Film], batch: int) -> int:
+    """One model's calls of a round as batches of at most `batch` rows; each film is sent its rows."""
+    model = needs[0].model
+    x, t = torch.cat([n.x for n in needs]), torch.cat([n.t for n in needs])
+    y = torch.cat([n.y for n in needs]) if needs[0].y is not None else None
+    try:
+        out = torch.cat([model(x[i:i + batch], t[i:i + batch], *(() if y is None else (y[i:i + batch],)))
+                         for i in range(0, len(x), batch)])
+    except Exception as e:  # noqa: BLE001 - these films fail (their players say why); the others go on
+        for f in films:
+            f._end(e)
+        return 0
+    i = 0
+    for n, f in zip(needs, films):
+        f._sent, i = out[i:i + len(n.x)], i + len(n.x)
+    return -(-len(x) // batch)
+
+
+def _engine_process(conn, batch: int) -> None:
+    """The engine's child process: films start and stop by message; each round's new shots (and filmstrip images)
+    go back to the server's process, then the film's end."""
+    with contextlib.suppress(OSError):
+        os.nice(5)  # below the server's threads, as the pool's workers
+    torch.set_num_threads(1)
+    films: dict[int, tuple[Film, int]] = {}  # id -> (film, filmstrip images sent)
+    while True:
+        try:
+            while conn.poll(0 if films else None):
+                msg = conn.recv()
+                if msg[0] == "start":
+                    film = Film(msg[1], msg[2])
+                    film._shots = msg[3](film)
+                    films[msg[1]] = (film, len(film.strip))
+                elif msg[1] in films:  # "stop": its last viewer left
+                    films.pop(msg[1])[0]._end()
+        except (EOFError, OSError):
+            return  # the server is gone
+        step_round([f for f, _ in films.values()], batch)
+        for fid, (film, sent) in list(films.items()):
+            if film.shots:
+                conn.send(("shots", fid, film.strip[sent:], film.shots))
+                film.shots, films[fid] = [], (film, len(film.strip))
+            if film.ended.is_set():
+                conn.send(("end", fid, None if film.error is None else f"{type(film.error).__name__}: {film.error}"))
+                del films[fid]
 
 
 def key(chain: Chain, *params: Any) -> tuple:

@@ -9,7 +9,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import gradio as gr
@@ -36,6 +36,32 @@ RESULTS = SharedCache(max_bytes=64 * 2**20)
 # they wait on gen.work's fair pool, which computes their frames (see ddpm_tab and playground_tab).
 # The worker threads (one per core) that compute ahead for every Play stream, sharing the CPU fairly among them.
 POOL = FairPool()
+
+
+class Streams:
+    """The Play streams open now (DDPM chain and playground). Each message costs the server's event loop 10-20 ms
+    whatever it carries (Gradio's postprocessing, state, JSON, SSE), so with many streams each sends less often and
+    carries more frames, which the page paints at its own pace: 80 streams at 2.5 messages/s would need 3 cores."""
+
+    PER_STREAM = 0.02  # s between one stream's messages per open stream: the loop spends <= ~1/3 of a core on them
+
+    def __init__(self) -> None:
+        self.open = 0
+
+    def every(self, base: float) -> float:
+        """Seconds between a stream's messages: `base`, or longer when many streams are open."""
+        return max(base, self.open * self.PER_STREAM)
+
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[None]:
+        self.open += 1  # the event loop's thread only: no lock needed
+        try:
+            yield
+        finally:
+            self.open -= 1
+
+
+STREAMS = Streams()
 HEAVY = dict(concurrency_id="heavy", concurrency_limit=max(1, min(4, os.cpu_count() or 1)))
 
 

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ import torch
 
 from gen import data, diffusion, hub
 from gen.cache import shared
-from gen.chain import Chain, Films, Need, Shot, batched_steps, key
+from gen.chain import Chain, Film, Films, Need, Shot, batched_steps, key
 from gen.images import data_url, grid, pixel_diversity, preprocess, to_float, to_uint8
 from gen.ui import charts, links
 from gen.ui.common import (
@@ -25,6 +26,7 @@ from gen.ui.common import (
     NONE,
     POOL,
     RESULTS,
+    STREAMS,
     class_choices,
     friendly,
     image,
@@ -160,7 +162,8 @@ PLAY_FPS = 25
 # once): a message costs the server ~10-20 ms whatever it carries, and 40 students share 2 cores
 SEND_EVERY = 0.4
 MAX_CHUNK = 50  # frames per message at most: a finished film is not sent as one 1 MB message
-FILMS = Films(POOL, max_bytes=32 * 2**20)  # finished films kept for the next viewer: a few MB each at most
+# Films in the engine's own process (its own GIL); finished ones kept for the next viewer: a few MB each at most
+FILMS = Films(POOL, max_bytes=32 * 2**20, process=True)
 
 ASSETS = Path(__file__).parent / "assets"
 CHAIN_HTML = (ASSETS / "ddpm_player.html").read_text().replace("{film_every}", str(FILM_EVERY))
@@ -267,6 +270,12 @@ def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: floa
             return
 
 
+def _film_shots(c: Chain, var: str, every: int, cls: str | None, w: float, film) -> Iterator[Shot | Need]:
+    """A Play's film, as the film engine steps it (picklable with functools.partial: it runs in the engine's
+    process)."""
+    return _shots(c, film.strip, var, every, cls, w, batched=True)
+
+
 def _need(c: Chain | None) -> Chain:
     if not c:
         raise gr.Error("Press Reset to draw x_T first.", print_exception=False)
@@ -321,30 +330,38 @@ async def play(c: Chain | None, var: str, every: float, cls: str | None = NONE, 
     c = _live(_on_screen(c, shown))
     params = (var, int(every), cls if cls not in (None, "") else NONE, float(w))
     base = c.film.start if c.film is not None and c.film.key == key(c.film.start, *params) else c
-    film = FILMS.watch(key(base, *params), base,
-                       lambda f: _shots(base, f.strip, params[0], params[1], cls, w, batched=True))
-    play_id, i = f"{id(film):x}-{time.monotonic_ns():x}", 0
+    film = FILMS.watch(key(base, *params), base, functools.partial(_film_shots, base, *params[:2], cls, w))
+    play_id = f"{id(film):x}-{time.monotonic_ns():x}"
     session = getattr(request, "session_hash", None) or play_id
     PLAYING[session] = play_id
     try:
-        while PLAYING.get(session) == play_id:
-            while i < len(film.shots) and film.shots[i].t >= c.t:
-                i += 1  # frames the visitor has already seen (the film started higher up)
-            new = film.shots[i:i + MAX_CHUNK]
-            if new:
-                i += len(new)
-                yield {"frames": [s.view for s in new], "fps": PLAY_FPS, "play": play_id}, film.at(i - 1)
-                await asyncio.sleep(SEND_EVERY)
-            elif film.error is not None:
-                raise gr.Error(f"The chain failed: {film.error}", print_exception=False)
-            elif film.ended.is_set():
-                return
-            else:
-                await asyncio.sleep(0.02)
+        with STREAMS.opened():
+            async for out in _send_film(film, c, play_id, session):
+                yield out
     finally:
         FILMS.leave(film)
         if PLAYING.get(session) == play_id:
             del PLAYING[session]
+
+
+async def _send_film(film: Film, c: Chain, play_id: str, session: str):
+    """A film's frames as Play messages: the ones past the visitor's t, in chunks, until the film ends or another
+    Play of the session takes over."""
+    i = 0
+    while PLAYING.get(session) == play_id:
+        while i < len(film.shots) and film.shots[i].t >= c.t:
+            i += 1  # frames the visitor has already seen (the film started higher up)
+        new = film.shots[i:i + MAX_CHUNK]
+        if new:
+            i += len(new)
+            yield {"frames": [s.view for s in new], "fps": PLAY_FPS, "play": play_id}, film.at(i - 1)
+            await asyncio.sleep(STREAMS.every(SEND_EVERY))
+        elif film.error is not None:
+            raise gr.Error(f"The chain failed: {film.error}", print_exception=False)
+        elif film.ended.is_set():
+            return
+        else:
+            await asyncio.sleep(0.02)
 
 
 @shared(RESULTS)

@@ -40,6 +40,7 @@ CHAIN_EVERY = 0.25  # s at least between re-runs of the DDPM's reverse chain whi
 CHAIN_SHARE = 0.3  # ... and at most this share of the Play's CPU spent on it (Algorithm 2 costs T network calls)
 VIEW = 420  # px a view is shown at (the main view fits a 1280x720 screen without scrolling)
 VAE_DATA, VAE_LATENT = 400, 280  # the VAE shows data and latent space side by side
+STREAMS = common.STREAMS
 POOL = common.POOL  # every visitor's Play (and DDPM sampling) runs in the app's one fair pool: a worker per core
 STEP = dict(concurrency_id="toy_step", concurrency_limit=4, show_progress="hidden", trigger_mode="multiple")
 LIVE = {**STEP, "trigger_mode": "always_last"}  # settings and sliders: only the latest value matters
@@ -660,24 +661,25 @@ def _play_slices(fam: Family, box: Playground, st: toy.Settings, feed: Feed) -> 
             yield None
 
 
-async def _stream(job: Job, feed: Feed, every: float) -> AsyncIterator[dict]:
-    """What a pool job publishes (Feed.take), at most every `every` s, the first as soon as there is one, until the
-    job ends. Polling (no thread held while waiting); the caller cancels the job in its finally (Pause cancels the
-    event, a closed page too)."""
+async def _stream(job: Job, feed: Feed, base: float | None = None) -> AsyncIterator[dict]:
+    """What a pool job publishes (Feed.take), at most every `base` s (MESSAGE_EVERY; longer with many streams open:
+    common.STREAMS), the first as soon as there is one, until the job ends. Polling (no thread held while waiting);
+    the caller cancels the job in its finally (Pause cancels the event, a closed page too)."""
     last = None  # when the last message went out
-    while True:
-        done = job.done
-        parts = feed.take() if done or last is None or time.monotonic() >= last + every else {}
-        if parts:
-            yield parts
-            last = time.monotonic()
-        elif done:
-            if isinstance(job.error, ValueError):
-                raise _user_error(job.error)
-            if job.error is not None:
-                raise job.error
-            return
-        await asyncio.sleep(0.01 if last is None else max(0.01, last + every - time.monotonic()))
+    with STREAMS.opened():
+        while True:
+            done, every = job.done, STREAMS.every(MESSAGE_EVERY if base is None else base)
+            parts = feed.take() if done or last is None or time.monotonic() >= last + every else {}
+            if parts:
+                yield parts
+                last = time.monotonic()
+            elif done:
+                if isinstance(job.error, ValueError):
+                    raise _user_error(job.error)
+                if job.error is not None:
+                    raise job.error
+                return
+            await asyncio.sleep(0.01 if last is None else max(0.01, last + every - time.monotonic()))
 
 
 def play(fam: Family) -> Callable:
@@ -689,7 +691,7 @@ def play(fam: Family) -> Callable:
         feed, play_id, sent = Feed(), next(_plays), {}
         job = POOL.submit(_play_slices(fam, box, st, feed))
         try:
-            async for parts in _stream(job, feed, MESSAGE_EVERY):
+            async for parts in _stream(job, feed):
                 parts = _film(parts, play_id)
                 for k in [k for k in parts if k != "view"]:  # only what changed: less for Gradio to process
                     if sent.get(k) == parts[k]:
