@@ -97,6 +97,17 @@ def stream(client: Client, api: dict, name: str, chosen: dict, seconds: float, s
     out.setdefault(name, []).append({"first": first, "arrivals": arrivals})
 
 
+def toy_frames(o) -> int:
+    """Visual updates in one playground message: the frames of its view (painted one by one in the page)."""
+    for v in o if isinstance(o, (list, tuple)) else [o]:
+        if isinstance(v, str) and v.startswith('{"frames":'):
+            try:
+                return len(json.loads(v)["frames"])
+            except (ValueError, KeyError):
+                return 1
+    return 1
+
+
 def student(i: int, url: str, a, stats: Stats, out: dict, go: threading.Barrier) -> None:
     conn = join_class(url, stats, go)
     if conn is None:
@@ -112,7 +123,7 @@ def student(i: int, url: str, a, stats: Stats, out: dict, go: threading.Barrier)
         return
     ddpm = threading.Thread(target=stream, args=(c, api, "/ddpm_play", {"v": "beta", "every": EVERY}, a.seconds,
                                                  stats, out, lambda o: len(o["frames"])))
-    toy = threading.Thread(target=stream, args=(c, api, a.toy, {}, a.seconds, stats, out, lambda o: 1))
+    toy = threading.Thread(target=stream, args=(c, api, a.toy, {}, a.seconds, stats, out, toy_frames))
     ddpm.start(), toy.start()
     ddpm.join(), toy.join()
 
@@ -339,7 +350,7 @@ def run(a, url: str, pid: int | None) -> None:
         else:
             ups = [(len(r["arrivals"]) - 1) / max(r["arrivals"][-1] - r["arrivals"][0], 1e-9)
                    for r in runs if len(r["arrivals"]) > 1]
-            print(summary("  playground updates per student", ups, "/s"))
+            print(summary("  playground visual updates (frames) per student", ups, "/s"))
     for name in LIGHT:
         xs = stats.latency.get(name, [])
         if xs:
