@@ -222,28 +222,28 @@ class Films:
     def _rounds(self) -> Iterator[None]:
         """The engine: each slice advances every running film to its next U-Net call (keeping the shots it makes on
         the way), then runs those calls, one batch per model. Ends when no film is left to step."""
+        finished = False
         try:
             while True:
                 with self._lock:
                     dropped, self._dropped = self._dropped, []
                     films = [f for f in self._running.values() if not f.ended.is_set()]
                     if not films:
-                        self._job = None
+                        self._job, finished = None, True  # the next watch() starts a new engine
                 for f in dropped:
                     f._end()
-                if not films:
+                if finished:
                     return
                 self.calls += step_round(films, self.batch)
                 self.rounds += 1
                 yield
-        finally:  # a failed engine: its films fail with it, and no film is left unclosed
-            with self._lock:
-                left = [f for f in self._running.values() if not f.ended.is_set()] + self._dropped
-                self._dropped = []
-                if self._job is not None and self._job.done is False:
-                    self._job = None
-            for f in left:
-                f._end(f.error or (None if f.cancelled else RuntimeError("the film engine stopped")))
+        finally:
+            if not finished:  # a failed engine (only then: a finished one may already have a successor)
+                with self._lock:
+                    left = [f for f in self._running.values() if not f.ended.is_set()] + self._dropped
+                    self._dropped, self._job = [], None
+                for f in left:
+                    f._end(f.error or (None if f.cancelled else RuntimeError("the film engine stopped")))
 
     # --- the engine in a child process --------------------------------------------------------------------------
 
