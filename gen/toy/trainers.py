@@ -314,8 +314,8 @@ def toy_schedule(name: str, T: int) -> diffusion.Schedule:
     raise ValueError(f"unknown schedule {name!r}; use 'linear' or 'cosine'")
 
 
-# Algorithm 2's chains by (weights, schedule, T, seed, n): a class opening the playground on the same settings has one
-# untrained model, so its first frames share one chain (T network calls) instead of computing 40.
+# Algorithm 2's chains of untrained models by (weights, schedule, T, seed, n): a class opening the playground on the
+# same settings has one untrained model, so its first frames share one chain (T network calls) instead of 40.
 CHAINS = SharedCache(16 * 2**20)
 
 
@@ -377,8 +377,11 @@ class DDPMTrainer(Trainer):
         c = self._chain
         if c and c[1] == seed and c[2].shape[1] == n and (stale_ok or c[0] == self.updates):
             return c[2]
-        weights = hashlib.sha1(b"".join(p.detach().numpy().tobytes() for p in self.model.parameters())).digest()
-        out = CHAINS.get((weights, self.schedule, self.T, seed, n), lambda: self._run_chain(n, seed))
+        if self.updates == 0:  # an untrained model: the class on the same settings has the same one, share it
+            weights = hashlib.sha1(b"".join(p.detach().numpy().tobytes() for p in self.model.parameters())).digest()
+            out = CHAINS.get((weights, self.schedule, self.T, seed, n), lambda: self._run_chain(n, seed))
+        else:  # a visitor's own training: nobody else has these weights, nothing to share
+            out = self._run_chain(n, seed)
         self._chain = (self.updates, seed, out)
         return out
 
