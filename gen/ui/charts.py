@@ -7,6 +7,7 @@ plot of 1,200 rows made each GAN click twice as slow; an SVG is one string. Text
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from html import escape
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
@@ -23,13 +24,18 @@ def ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [round(first + i * step, 10) for i in range(int((hi - first) / step + 1e-9) + 1)]
 
 
+def _y(y_lo: float, y_hi: float) -> Callable[[float], float]:
+    """SVG y of a value: y_lo at the bottom of the drawing box, y_hi at its top, values outside clamped to it."""
+    return lambda v: TOP + (H - TOP - BOTTOM) * (1 - (min(max(v, y_lo), y_hi) - y_lo) / (y_hi - y_lo))
+
+
 def _fmt(v: float) -> str:
     return f"{v:g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.0e}"
 
 
 def _frame(title: str, x_label: str, y_label: str, y_lo: float, y_hi: float, legend: dict[str, str]) -> list[str]:
     """The opening tag, title, legend, y grid and axis labels; the caller adds the marks and the x axis."""
-    y = lambda v: TOP + (H - TOP - BOTTOM) * (1 - (v - y_lo) / (y_hi - y_lo))  # noqa: E731
+    y = _y(y_lo, y_hi)
     out = [f'<svg viewBox="0 0 {W} {H}" role="img" aria-label="{escape(title)}" style="width:100%;height:auto;'
            'font-family:sans-serif;font-size:15px" xmlns="http://www.w3.org/2000/svg">',
            f'<text x="{LEFT}" y="20" fill="currentColor" font-weight="bold">{escape(title)}</text>']
@@ -62,7 +68,7 @@ def lines(series: dict[str, list[tuple[float, float]]], title: str, x_label: str
     y_hi = y_hi if y_hi > y_lo else y_lo + 1
     colors = {name: (colors or {}).get(name, PALETTE[i % len(PALETTE)]) for i, name in enumerate(series)}
     x = lambda v: LEFT + (W - LEFT - RIGHT) * (v - x_lo) / (x_hi - x_lo)  # noqa: E731
-    y = lambda v: TOP + (H - TOP - BOTTOM) * (1 - (min(max(v, y_lo), y_hi) - y_lo) / (y_hi - y_lo))  # noqa: E731
+    y = _y(y_lo, y_hi)
     out = _frame(title, x_label, y_label, y_lo, y_hi, colors)
     for v in ticks(x_lo, x_hi):
         out.append(f'<text x="{x(v):.1f}" y="{H - BOTTOM + 18}" text-anchor="middle" fill="currentColor">'
@@ -82,7 +88,7 @@ def bars(values: dict[str, float], title: str, x_label: str, y_label: str = "",
     y_lo, y_hi = y_lim or (0.0, max(values.values()) * 1.15 or 1.0)
     out = _frame(title, x_label, y_label, y_lo, y_hi, {})
     slot = (W - LEFT - RIGHT) / len(values)
-    y = lambda v: TOP + (H - TOP - BOTTOM) * (1 - (min(max(v, y_lo), y_hi) - y_lo) / (y_hi - y_lo))  # noqa: E731
+    y = _y(y_lo, y_hi)
     for i, (name, v) in enumerate(values.items()):
         x0 = LEFT + i * slot
         out.append(f'<rect x="{x0 + slot * 0.15:.1f}" y="{y(v):.1f}" width="{slot * 0.7:.1f}" '
