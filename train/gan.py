@@ -35,7 +35,7 @@ p.add_argument("--init", default=None, help="start from an exported model folder
                "e.g. to continue training on other hardware, or a conditional GAN from an unconditional one")
 p.add_argument("--snapshots", default="1,2,5,10,20,40", help="epochs whose fixed-seed sample grid is kept")
 args = p.parse_args()
-loss_tag = "" if args.cond or args.loss == "non-saturating" else "-" + args.loss
+loss_tag = "-minimax" if args.loss == "minimax" and not args.cond else ""  # the lecture's minimax G ships beside
 x, labels = setup(args, f"{'c' * args.cond}gan{loss_tag}-{args.dataset}")
 nc = 10 if args.cond else 0
 x = x * 2 - 1  # the generator's tanh range
