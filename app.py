@@ -57,10 +57,16 @@ def build() -> gr.Blocks:
 
 
 def status(demo: gr.Blocks) -> dict:
-    """What the server is computing right now, for benchmarks and a curious lecturer: jobs in the fair pool,
-    DDPM films being computed, events running in Gradio's workers (this one included), and the results kept."""
+    """What the server is computing right now, for benchmarks and a curious lecturer: jobs in the fair pools (the
+    playground's process included) and the visitors' models kept there, DDPM films being computed, events running
+    in Gradio's workers (this one included), and the results kept."""
     running = [e for job in demo._queue.active_jobs if job for e in job]
-    return {"pool_jobs": common.POOL.active, "films_running": ddpm_tab.FILMS.running,
+    try:  # the playground's models train in its own process
+        pg = playground_tab.ENGINE.call("engine_status").result(timeout=10)
+    except Exception:  # noqa: BLE001 - not running (it starts again at the next playground event)
+        pg = {"pool_jobs": 0, "sessions": 0}
+    return {"pool_jobs": common.POOL.active + pg["pool_jobs"], "playground_sessions": pg["sessions"],
+            "films_running": ddpm_tab.FILMS.running,
             "events_running": len(running), "results_cached_mib": round(common.RESULTS.size / 2**20, 1),
             "films_kept_mib": round(ddpm_tab.FILMS.size / 2**20, 1)}
 

@@ -1,5 +1,6 @@
 """The training playground (gen/toy/ and its tab's handlers): data, one-line steps, learning, caps, frames, Play."""
 import asyncio
+import gc
 import json
 import threading
 import time
@@ -367,7 +368,7 @@ def test_tab_play_throttles_text_but_not_the_view(monkeypatch):
     frames = run_async(collect(pg.gan_play(box, *GAN_HP), 4))
     assert len({f[OUT["view"]] for f in frames}) == 4  # a new view each frame
     assert isinstance(frames[0][OUT["numbers"]], str)
-    assert all(not isinstance(f[OUT["numbers"]], str) for f in frames[1:])  # gr.skip(): unchanged
+    assert all(f[OUT["numbers"]] == frames[0][OUT["numbers"]] for f in frames[1:])  # as first sent: not redone
 
 
 def test_a_play_message_carries_every_frame_since_the_last(monkeypatch):
@@ -482,3 +483,36 @@ def test_a_class_of_untrained_models_shares_one_chain():
     assert not a.chain().flags.writeable
     b.step(1)  # b learned something: its own chain
     assert b.chain() is not a.chain() and not np.allclose(b.chain()[0], a.chain()[0])
+
+
+def test_the_playground_process_serves_each_visitor_and_forgets_them_with_their_session():
+    """As wired in the app: handlers run in the playground's process (gen.remote) on each Session's own models."""
+    def status() -> dict:
+        return pg.ENGINE.call("engine_status").result(timeout=120)
+
+    async def go():
+        a, b = pg.Session(), pg.Session()
+        step = pg.remote(pg.vae_step)
+        out = await step(a, 3, *VAE_HP)
+        assert out[OUT["count"]] == 3 and out[-1] is a  # the state output is the visitor's Session
+        assert (await step(b, 1, *VAE_HP))[OUT["count"]] == 1  # b's models are not a's
+        assert (await step(a, 1, *VAE_HP))[OUT["count"]] == 4
+        with pytest.raises(gr.Error, match="Draw some points") as e:  # a user error: the message, no traceback
+            await step(a, 1, "drawn", *VAE_HP[1:])
+        assert e.value.print_exception is False
+        agen = pg.remote(pg.vae_play)(a, *VAE_HP)
+        first = await agen.__anext__()
+        await agen.__anext__()
+        assert first[-1] is a and status()["pool_jobs"] == 1  # trains in the process's pool
+        await agen.aclose()  # Pause, or the page closed
+        t0 = time.monotonic()
+        while status()["pool_jobs"]:
+            assert time.monotonic() - t0 < 5, "the Play's pool job went on after its stream closed"
+            await asyncio.sleep(0.02)
+        n = status()["sessions"]
+        del a, first, out, e, agen
+        gc.collect()  # Gradio dropped the session's state: its Playground goes too
+        while status()["sessions"] != n - 1:
+            assert time.monotonic() - t0 < 10, "the dropped session's models were kept"
+            await asyncio.sleep(0.02)
+    run_async(go())

@@ -543,7 +543,8 @@ def _wire_chain(v: SimpleNamespace) -> None:
     out, guide = [v.view, v.chain], [v.cls, v.w]  # a class and w are read at every event: they may change
     stop = dict(fn=None, inputs=None, outputs=v.shown, js=STOP_JS, queue=False, api_name=False)
     play_ev = v.play.click(**stop).then(play, [v.chain, v.var, v.every, *guide, v.shown], out, api_name="ddpm_play",
-                                        show_progress="hidden", trigger_mode="multiple", concurrency_limit=None)
+                                        show_progress="hidden", trigger_mode="multiple", concurrency_limit=None,
+                                        postprocess=False)  # the frames go out as they are: no thread hop each
     cut = dict(cancels=[play_ev], show_progress="hidden")  # any other chain event ends a Play stream
     resets = dict(fn=reset, inputs=[v.ds, v.seed, *guide], outputs=out, **cut)
     v.reset.click(**resets, api_name="ddpm_reset")

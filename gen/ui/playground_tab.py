@@ -14,9 +14,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import inspect
 import itertools
 import threading
 import time
+import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +27,7 @@ import gradio as gr
 import numpy as np
 
 from gen import toy
+from gen.remote import Remote, RemoteError
 from gen.toy import frames
 from gen.ui import common
 from gen.work import Job
@@ -44,7 +48,9 @@ STREAMS = common.STREAMS
 POOL = common.POOL  # every visitor's Play (and DDPM sampling) runs in the app's one fair pool: a worker per core
 STEP = dict(concurrency_id="toy_step", concurrency_limit=4, show_progress="hidden", trigger_mode="multiple")
 LIVE = {**STEP, "trigger_mode": "always_last"}  # settings and sliders: only the latest value matters
-PLAY = dict(concurrency_limit=None, show_progress="hidden")  # no slots: the pool bounds the CPU, not the queue
+# no slots: the pool bounds the CPU, not the queue. No postprocessing: the outputs are strings and numbers as sent,
+# and Gradio's per-output postprocessing (a thread hop each) is most of a message's cost on its event loop
+PLAY = dict(concurrency_limit=None, show_progress="hidden", postprocess=False)
 DATA = [(toy.LABELS[k], k) for k in toy.DATASETS]
 LRS = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
 CAP_NOTE = f"Stopped: {toy.CAP:,} updates is the cap per model and session. Press Reset to train again."
@@ -349,20 +355,21 @@ async def ddpm_sample(box, *values):
     box = _box(box)
     with _errors():
         st = DDPM.settings.parse(*values)
-    feed, play_id = Feed(), next(_plays)
+    feed, play_id, last = Feed(), next(_plays), {}
     job = POOL.submit(_sample_slices(box, st, feed))
     try:
         async for parts in _stream(job, feed, 1 / FPS):
-            parts = _film(parts, play_id)
-            yield (*_outputs(parts, box), parts.get("t", gr.skip()))
+            yield (*_message(_film(parts, play_id), last), gr.skip() if last.get("box") else box, last.get("t"))
+            last["box"] = True
     finally:
         POOL.cancel(job)
 
 
 def _ddpm_wire(ui: dict, box: gr.State, io: dict) -> None:
-    ev = ui["sample"].click(ddpm_sample, io["inputs"], [*io["outputs"], ui["t"]], api_name="toy_ddpm_sample", **PLAY)
+    ev = ui["sample"].click(remote(ddpm_sample), io["inputs"], [*io["outputs"], ui["t"]], api_name="toy_ddpm_sample",
+                            **PLAY)
     io["cancels"].append(ev)
-    ui["t"].input(ddpm_show_t, [box, ui["t"], *io["settings"]], io["outputs"], api_name="toy_ddpm_t", **LIVE)
+    ui["t"].input(remote(ddpm_show_t), [box, ui["t"], *io["settings"]], io["outputs"], api_name="toy_ddpm_t", **LIVE)
 
 
 # ---- VAE ---------------------------------------------------------------------------------------
@@ -682,24 +689,26 @@ async def _stream(job: Job, feed: Feed, base: float | None = None) -> AsyncItera
             await asyncio.sleep(0.01 if last is None else max(0.01, last + every - time.monotonic()))
 
 
+def _message(parts: dict, last: dict) -> tuple:
+    """A Play message's outputs (OUTPUTS order): the parts that came, the others as last sent (`last`, updated).
+    Not gr.skip(): Gradio builds a new component for each skipped output of each message (milliseconds of its event
+    loop, measured), while a value sent again costs a string comparison and goes out as an empty diff."""
+    last.update(parts)
+    return tuple(last.get(k, gr.skip()) for k in OUTPUTS)
+
+
 def play(fam: Family) -> Callable:
     async def handler(box, *values):
         """Train in the fair pool and stream frames until Pause, the page closes or the model reaches the cap."""
         box = _box(box)
         with _errors():
             st = fam.settings.parse(*values)
-        feed, play_id, sent = Feed(), next(_plays), {}
+        feed, play_id, last = Feed(), next(_plays), {}
         job = POOL.submit(_play_slices(fam, box, st, feed))
         try:
             async for parts in _stream(job, feed):
-                parts = _film(parts, play_id)
-                for k in [k for k in parts if k != "view"]:  # only what changed: less for Gradio to process
-                    if sent.get(k) == parts[k]:
-                        del parts[k]
-                    else:
-                        sent[k] = parts[k]
-                yield (*_outputs(parts, box)[:-1], gr.skip() if sent.get("box") else box)
-                sent["box"] = True  # the session's state goes out once
+                yield (*_message(_film(parts, play_id), last), gr.skip() if last.get("box") else box)
+                last["box"] = True  # the session's state goes out once
         finally:
             POOL.cancel(job)
     handler.__name__ = f"{fam.name}_play"
@@ -724,11 +733,12 @@ def _draw_frame(box: Playground):
     return toy.drawing.data_view(box.points, data, VIEW), md, box
 
 
-def draw_click(box, spread, evt: gr.SelectData):
+def draw_point(box, spread, x_px: float, y_px: float):
+    """A click on the drawing canvas at pixel (x_px, y_px): one more point."""
     box = _box(box)
     with box.lock:
         box.spread = float(spread)
-        x, y = toy.drawing.from_px(evt.index[0], evt.index[1], VIEW)
+        x, y = toy.drawing.from_px(x_px, y_px, VIEW)
         box.points.append((round(x, 3), round(y, 3)))
         return _draw_frame(box)
 
@@ -760,6 +770,130 @@ def state(box):
     return _json(_box(box).summary())
 
 
+# every handler by name: what the playground's process runs for the wired ones (remote())
+HANDLERS = {h.__name__: h for h in (gan_reset, ddpm_reset, vae_reset, gan_configure, ddpm_configure, vae_configure,
+                                    gan_d_step, gan_g_step, gan_iteration, ddpm_step, vae_step, gan_play, ddpm_play,
+                                    vae_play, ddpm_show_t, ddpm_sample, draw_point, draw_edit, state)}
+
+
+# ---- the playground's process -------------------------------------------------------------------
+# The handlers above work on a Playground in this process (tests call them so). The app runs them in a child process
+# (gen.remote), where every visitor's Playground lives and the fair pool trains: Python-level training of 40 small
+# models would otherwise hold the server's interpreter lock, and every Play message and slider would wait for it.
+# The wired handlers only forward: a visitor's gr.State holds a Session, the token of their Playground there.
+
+ENGINE = Remote(__name__, threads=4, init="warm_up", name="playground")
+
+
+class _State:
+    """Where a handler's output held the visitor's Playground (the gr.State output): the server puts the Session."""
+
+
+class Session:
+    """A visitor's gr.State: names their Playground in the playground's process; dropped there when Gradio drops
+    the session's state (the object is garbage then)."""
+
+    def __init__(self) -> None:
+        self.token = uuid.uuid4().hex
+        weakref.finalize(self, ENGINE.tell, "drop", self.token)
+
+    def __deepcopy__(self, memo: dict) -> Session:
+        return self  # one Playground per session: a copy names the same one
+
+
+_BOXES: dict[str, Playground] = {}  # (in the playground's process) every visitor's models, by Session token
+
+
+def _served(token: str) -> Playground:
+    return _BOXES.get(token) or _BOXES.setdefault(token, Playground())
+
+
+def _strip(out):
+    return tuple(_State() if isinstance(v, Playground) else v for v in out) if isinstance(out, tuple) else out
+
+
+def serve(token: str, handler: str, *args):
+    """(In the playground's process.) A handler's outputs for the visitor `token`."""
+    return _strip(HANDLERS[handler](_served(token), *args))
+
+
+async def serve_stream(token: str, handler: str, *args):
+    """(In the playground's process.) A streaming handler's messages for the visitor `token`."""
+    async for out in HANDLERS[handler](_served(token), *args):
+        yield _strip(out)
+
+
+def drop(token: str) -> None:
+    """(In the playground's process.) The visitor's session is gone: so are their models."""
+    _BOXES.pop(token, None)
+
+
+def engine_status() -> dict:
+    """(In the playground's process.) Pool jobs running (Plays, samplings) and visitors' Playgrounds kept."""
+    return {"pool_jobs": POOL.active, "sessions": len(_BOXES)}
+
+
+def warm_up() -> None:
+    """(In the playground's process, at its start.)"""
+    for _ in range(POOL.workers):
+        POOL.submit(_warm_up())
+
+
+def _session(s) -> Session:
+    return s if isinstance(s, Session) else Session()
+
+
+def _restore(out, sess: Session):
+    return tuple(sess if isinstance(v, _State) else v for v in out) if isinstance(out, tuple) else out
+
+
+class _remote_errors:
+    """What the playground's process raised, as the visitor should see it: their own mistakes (gr.Error,
+    ValueError) as the message alone; the process's death as a clear message (the next event starts a new one)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, e, tb):
+        if isinstance(e, RemoteError) and e.kind in ("Error", "ValueError"):
+            raise gr.Error(str(e), print_exception=False) from None
+        if isinstance(e, RemoteError) and e.kind == "ProcessDied":
+            raise gr.Error("The playground restarted and your models were lost: press Reset.") from None
+        return False
+
+
+async def _call(sess, handler: str, *args):
+    sess = _session(sess)
+    with _remote_errors():
+        return _restore(await asyncio.wrap_future(ENGINE.call("serve", sess.token, handler, *args)), sess)
+
+
+def remote(handler: Callable) -> Callable:
+    """A handler as wired: the same handler (by name), run in the playground's process on the visitor's models."""
+    name = handler.__name__
+    if inspect.isasyncgenfunction(handler):
+        async def run(sess, *args):
+            sess = _session(sess)
+            with _remote_errors():
+                async for out in ENGINE.stream("serve_stream", sess.token, name, *args):
+                    yield _restore(out, sess)
+    else:
+        async def run(sess, *args):
+            return await _call(sess, name, *args)
+    run.__name__ = run.__qualname__ = name
+    return run
+
+
+def _drawing(what: str) -> Callable:
+    async def run(sess, spread):
+        return await _call(sess, "draw_edit", spread, what)
+    return run
+
+
+async def draw_click(sess, spread, evt: gr.SelectData):
+    return await _call(sess, "draw_point", spread, *evt.index[:2])
+
+
 # ---- layout and wiring -------------------------------------------------------------------------
 
 INTRO = ("On 2-D points every model is small enough to train **live** on this server's CPU. Press **▶ Play**, change "
@@ -789,16 +923,16 @@ def _wire(fam: Family, ui: dict, box: gr.State) -> dict:
     io = {"settings": settings, "inputs": [box, *settings], "outputs": [*(ui[k] for k in OUTPUTS), box],
           "cancels": []}
     inputs, outputs = io["inputs"], io["outputs"]
-    ui["reset"].click(reset(fam), inputs, outputs, api_name=f"toy_{fam.name}_reset", **STEP)
+    ui["reset"].click(remote(reset(fam)), inputs, outputs, api_name=f"toy_{fam.name}_reset", **STEP)
     for a in fam.actions:
         ins = [box, ui["n_steps"], *settings] if a.takes_n else inputs
-        ui[a.button].click(act(fam, a), ins, outputs, api_name=a.api_name, **STEP)
-    io["cancels"].append(ui["play"].click(play(fam), inputs, outputs, api_name=f"toy_{fam.name}_play", **PLAY))
+        ui[a.button].click(remote(act(fam, a)), ins, outputs, api_name=a.api_name, **STEP)
+    io["cancels"].append(ui["play"].click(remote(play(fam)), inputs, outputs, api_name=f"toy_{fam.name}_play", **PLAY))
     if fam.wire:
         fam.wire(ui, box, io)
     ui["pause"].click(None, cancels=io["cancels"], api_name=False, js=PAUSE_JS % fam.name)
     for name, c in zip(fam.settings.names(), settings):
-        handler = reset(fam) if name in fam.settings.RESETS else configure(fam)
+        handler = remote(reset(fam) if name in fam.settings.RESETS else configure(fam))
         event = c.release if isinstance(c, gr.Slider) else c.change
         event(handler, inputs, outputs, api_name=False, **LIVE)
     return io
@@ -815,8 +949,7 @@ def _warm_up() -> Iterator[None]:
 
 
 def build(demo: gr.Blocks) -> None:
-    for _ in range(POOL.workers):
-        POOL.submit(_warm_up())
+    ENGINE.start()  # its imports and warm-up take seconds: now, not at the first visitor's click
     box = gr.State(None)
     ios = {}
     for fam in FAMILIES.values():
@@ -850,15 +983,15 @@ def build(demo: gr.Blocks) -> None:
 
     draw_out = [canvas, draw_md, box]
     canvas.select(draw_click, [box, spread], draw_out, api_name=False, **STEP)
-    undo.click(lambda b, s: draw_edit(b, s, "undo"), [box, spread], draw_out, api_name=False)
-    clear.click(lambda b, s: draw_edit(b, s, "clear"), [box, spread], draw_out, api_name="toy_draw_clear")
-    spread.release(lambda b, s: draw_edit(b, s, ""), [box, spread], draw_out, api_name=False)
-    start.input(lambda b, s, w: draw_edit(b, s, w), [box, spread, start], draw_out, api_name=False)
-    st_btn.click(state, box, st_json, api_name="toy_state")
+    undo.click(_drawing("undo"), [box, spread], draw_out, api_name=False)
+    clear.click(_drawing("clear"), [box, spread], draw_out, api_name="toy_draw_clear")
+    spread.release(_drawing(""), [box, spread], draw_out, api_name=False)
+    start.input(remote(draw_edit), [box, spread, start], draw_out, api_name=False)
+    st_btn.click(remote(state), box, st_json, api_name="toy_state")
 
     # First visit: one model of each family, drawn at step 0.
     ev = None
     for fam in FAMILIES.values():
         _, io = ios[fam.name]
-        kw = dict(fn=reset(fam), inputs=io["inputs"], outputs=io["outputs"], api_name=False, **STEP)
+        kw = dict(fn=remote(reset(fam)), inputs=io["inputs"], outputs=io["outputs"], api_name=False, **STEP)
         ev = demo.load(**kw) if ev is None else ev.then(**kw)
