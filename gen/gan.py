@@ -100,6 +100,23 @@ def mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     return 1 / ((x1 - x2).abs().mean() / (z1 - z2).abs().mean() + 1e-5)
 
 
+def diff_augment(x: torch.Tensor, translate: float = 0.125, cutout: float = 0.5) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020), policy "translation,cutout", for images in [-1, 1] [N,1,H,W]: each image shifted
+    by up to `translate` of its size (the background, -1, filling in) and a square `cutout` of its size set to 0.
+    Differentiable, and applied to every image D sees, real and fake alike (in D's and in G's step): a D trained on
+    10,000 images then cannot memorise them, and G is not pushed toward augmented images."""
+    n, _, h, w = x.shape
+    s = int(h * translate + 0.5)
+    rows, cols = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    dy, dx = (torch.randint(0, 2 * s + 1, (n, 1, 1), device=x.device) for _ in range(2))
+    padded = F.pad(x[:, 0], (s, s, s, s), value=-1.0)
+    x = padded[torch.arange(n, device=x.device)[:, None, None], rows[None, :, None] + dy, cols[None, None, :] + dx]
+    c = int(h * cutout + 0.5)
+    cy, cx = (torch.randint(0, h + 1 - c % 2, (n, 1, 1), device=x.device) for _ in range(2))
+    keep = ((rows[None, :, None] - cy).abs() >= c // 2) | ((cols[None, None, :] - cx).abs() >= c // 2)
+    return (x * keep).unsqueeze(1)
+
+
 # --- Lab helpers for the GAN tab (gen/ui/gan_tab.py): seeds, nudges, truncation, D's verdicts, training records ---
 SEED_MAX = 2**31 - 1  # seeds are 0 .. 2**31 - 1 everywhere in the app
 

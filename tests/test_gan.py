@@ -203,3 +203,18 @@ def test_shipped_conditional_gan_draws_the_asked_class(ds, label):
     right = np.array([gan.judge_labels(D, x[i])[y[i]] for i in range(50)])
     wrong = np.array([gan.judge_labels(D, x[i])[(y[i] + 1) % 10] for i in range(50)])
     assert (right > wrong).mean() > 0.8, (right, wrong)
+
+
+def test_diff_augment_shifts_and_cuts_differentiably():
+    torch.manual_seed(0)
+    x = -torch.ones(8, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 1  # an 8x8 square, 3 px or more from every edge
+    shifted = gan.diff_augment(x, cutout=0)
+    assert shifted.shape == x.shape and ((shifted == 1).sum((1, 2, 3)) == 64).all()  # moved whole, not cropped
+    assert len({tuple(torch.nonzero(s[0] == 1)[0].tolist()) for s in shifted}) > 1  # to different places
+    assert ((shifted == 1) | (shifted == -1)).all()  # the background fills in
+    cut = gan.diff_augment(torch.ones(8, 1, 28, 28), translate=0)
+    assert ((cut == 0).sum((1, 2, 3)) <= 13 * 13).all() and (cut == 0).any() and (cut == 1).any()
+    z = torch.randn(4, 1, 28, 28, requires_grad=True)
+    gan.diff_augment(z).sum().backward()
+    assert z.grad is not None and z.grad.abs().sum() > 0  # G gets gradients through it

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from gen.gan import LOSSES, Discriminator, Generator, d_loss, g_loss, mode_seeking
+from gen.gan import LOSSES, Discriminator, Generator, d_loss, diff_augment, g_loss, mode_seeking
 from gen.images import grid, to_uint8
 from gen.latent import seed_to_z
 from gen.training import EMA, Clock, batches, export, is_main, load_state, n_batches, parser, save_state, setup, wrap
@@ -29,6 +29,8 @@ p.add_argument("--lr-d", type=float, default=None, help="D's learning rate (two 
 p.add_argument("--mismatch", action="store_true", help="conditional: a real image with a wrong label counts as a "
                "fake for D (the matching-aware discriminator of Reed et al. 2016)")
 p.add_argument("--ms", type=float, default=0, help="conditional: weight of the mode-seeking term (Mao et al. 2019)")
+p.add_argument("--diffaug", action="store_true", help="DiffAugment (translation, cutout) on every image D sees: "
+               "against D memorising a small training set (MNIST here: 10,000 images)")
 p.add_argument("--width", type=int, default=64)
 p.add_argument("--z-dim", type=int, default=64)
 p.add_argument("--init", default=None, help="start from an exported model folder (G; its -D beside it), "
@@ -73,6 +75,7 @@ if args.init and not state:
     start, history, spent = prev["epochs_done"], prev["history"], prev["train_seconds"]
     print(f"initialised from {args.init} (epoch {start}); optimiser state starts fresh")
 clock = Clock(spent, args.max_minutes)
+aug = diff_augment if args.diffaug else (lambda im: im)  # D sees only augmented images, real and fake alike
 keep = {int(e) for e in args.snapshots.split(",")}
 step = start * n_batches(len(x), args.batch)
 # DDP under torchrun: train through Gn and Dn; the EMA, saved state and export use G and D themselves. BatchNorm stays
@@ -88,11 +91,11 @@ for epoch in range(start, args.epochs):
         # Discriminator step: ascend log D(x) + log(1 - D(G(z)))
         z = torch.randn(len(idx), args.z_dim, device=args.device)
         y, yf = (labels[idx], torch.randint(0, nc, (len(idx),), device=args.device)) if nc else (None, None)
-        real_logits, fake_logits = Dn(x[idx], y), Dn(G(z, yf).detach(), yf)
+        real_logits, fake_logits = Dn(aug(x[idx]), y), Dn(aug(G(z, yf).detach()), yf)
         ld = d_loss(real_logits, fake_logits, args.loss)
         if args.mismatch:  # fakes are half G(z, y), half real x with a wrong label y' != y
             wrong = (y + torch.randint(1, nc, y.shape, device=args.device)) % nc
-            ld = (ld + d_loss(real_logits, Dn(x[idx], wrong), args.loss)) / 2
+            ld = (ld + d_loss(real_logits, Dn(aug(x[idx]), wrong), args.loss)) / 2
         opt_d.zero_grad(set_to_none=True)
         ld.backward()
         opt_d.step()
@@ -104,7 +107,7 @@ for epoch in range(start, args.epochs):
         if args.ms:  # mode seeking: the two halves of the batch share their labels
             yf = yf[:len(idx) // 2].repeat(2)
         fake = Gn(z, yf)
-        lg = g_loss(Dn(fake, yf), args.loss) + (args.ms * mode_seeking(fake, z) if args.ms else 0)
+        lg = g_loss(Dn(aug(fake), yf), args.loss) + (args.ms * mode_seeking(fake, z) if args.ms else 0)
         opt_g.zero_grad(set_to_none=True)
         lg.backward()
         opt_g.step()
@@ -129,11 +132,13 @@ for epoch in range(start, args.epochs):
 if not is_main():
     sys.exit()  # rank 0 alone exports
 info = dict(n_train=len(x), epochs_done=len(history), k=args.k, loss=args.loss, z_dim=args.z_dim, width=args.width,
-            conditional=args.cond, spectral_norm=args.sn, mismatch=args.mismatch, mode_seeking=args.ms, ema=args.ema,
+            conditional=args.cond, spectral_norm=args.sn, diffaug=args.diffaug, mismatch=args.mismatch,
+            mode_seeking=args.ms, ema=args.ema,
             lr_d=args.lr_d or args.lr, history=history)
 how = [f"the {args.loss} " + ("loss (D: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))], G: -E[D(G(z))])"
                               if args.loss == "hinge" else "generator loss")]
 how += ["spectral normalisation in D"] * args.sn
+how += ["DiffAugment (Zhao et al. 2020: random translation and cutout of every image D sees)"] * args.diffaug
 how += ["a matching-aware D (Reed et al. 2016: real images with a wrong label count as fakes)"] * args.mismatch
 how += [f"the mode-seeking term (Mao et al. 2019) with weight {args.ms:g}"] * bool(args.ms)
 if args.lr_d:  # (a list-repeat would format None first and fail without --lr-d)
