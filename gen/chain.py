@@ -102,6 +102,8 @@ class Film:
         self.shots: list[Shot] = []
         self.strip: list[np.ndarray] = list(start.strip)
         self.watchers = 0
+        self.credit = 1.0  # step_round's share counter
+        self.shot_once = False  # made its first shot: until then it takes part in every round (a first frame fast)
         self.job: Job | None = None  # the engine's pool job (shared by all running films)
         self.ended = threading.Event()  # computed to the end, failed or stopped
         self.error: BaseException | None = None
@@ -178,7 +180,8 @@ class Films:
             self.shared += 1
             film.watchers += 1
             self._weigh()
-            return film
+        self._tell_watchers(film)
+        return film
 
     def leave(self, film: Film) -> None:
         """A viewer is gone (Pause, a closed page): a running film nobody watches stops computing (at the engine's
@@ -197,6 +200,8 @@ class Films:
             film._end()
         if abandoned and self.process:
             self._send(("stop", film.id))
+        elif not abandoned:
+            self._tell_watchers(film)
 
     @property
     def size(self) -> int:
@@ -272,6 +277,11 @@ class Films:
         self._by_id[film.id] = film
         self._send(("start", film.id, film.start, shots))
 
+    def _tell_watchers(self, film: Film) -> None:
+        """The engine's process weighs films by their viewers: tell it how many this one has now."""
+        if self.process and film.id and not film.ended.is_set():
+            self._send(("watchers", film.id, film.watchers))
+
     def _send(self, msg: tuple) -> None:
         child = self._child
         if child is None:
@@ -314,9 +324,21 @@ class Films:
 
 
 def step_round(films: list[Film], batch: int) -> int:
-    """One engine round: advance every film to its next U-Net call (keeping the shots it makes on the way), then run
-    those calls, one batch of at most `batch` rows per model. Returns the number of calls."""
-    needs = {f: n for f in films if (n := _advance(f)) is not None}
+    """One engine round: advance films to their next U-Net call (keeping the shots they make on the way), then run
+    those calls, one batch of at most `batch` rows per model. Returns the number of calls.
+
+    Every viewer gets an equal share: a film takes part in a round as often as its viewers are to the most-watched
+    film's (the lecturer's seed with 20 viewers every round, a student's own seed every 20th), so the film half the
+    class watches plays smoothly instead of every film crawling at the pace of all of them together. A film that has
+    not made its first shot yet takes part in every round: every Play's first frame comes fast."""
+    top = max((f.watchers for f in films), default=1)
+    chosen = []
+    for f in films:
+        f.credit += max(f.watchers, 1) / max(top, 1) if f.shot_once else 1
+        if f.credit >= 1:
+            f.credit -= 1
+            chosen.append(f)
+    needs = {f: n for f in chosen if (n := _advance(f)) is not None}
     by_model: dict[int, list[Film]] = {}
     for f, n in needs.items():
         by_model.setdefault(id(n.model), []).append(f)
@@ -333,6 +355,7 @@ def _advance(film: Film) -> Need | None:
                 return item
             if item is not None:
                 film.shots.append(item)
+                film.shot_once = True
     except StopIteration:
         film._end()
     except Exception as e:  # noqa: BLE001 - the players see it in film.error
@@ -363,7 +386,7 @@ def _engine_process(conn, batch: int) -> None:
     """The engine's child process: films start and stop by message; each round's new shots (and filmstrip images)
     go back to the server's process, then the film's end."""
     with contextlib.suppress(OSError):
-        os.nice(5)  # below the server's threads, as the pool's workers
+        os.nice(10)  # below the server's threads, as the pool's workers
     torch.set_num_threads(1)
     films: dict[int, tuple[Film, int]] = {}  # id -> (film, filmstrip images sent)
     while True:
@@ -374,7 +397,9 @@ def _engine_process(conn, batch: int) -> None:
                     film = Film(msg[1], msg[2])
                     film._shots = msg[3](film)
                     films[msg[1]] = (film, len(film.strip))
-                elif msg[1] in films:  # "stop": its last viewer left
+                elif msg[0] == "watchers" and msg[1] in films:
+                    films[msg[1]][0].watchers = msg[2]
+                elif msg[0] == "stop" and msg[1] in films:  # its last viewer left
                     films.pop(msg[1])[0]._end()
         except (EOFError, OSError):
             return  # the server is gone

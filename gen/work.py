@@ -82,7 +82,7 @@ class Job:
 class FairPool:
     """Worker threads that share the CPU fairly between jobs (see the module docstring)."""
 
-    def __init__(self, workers: int | None = None, nice: int = 5):
+    def __init__(self, workers: int | None = None, nice: int = 10):
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.nice = nice  # the workers' priority below the server's own threads: a slider's event never waits
         self._jobs: list[Job] = []

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from gen.chain import Chain, Films, Need, Shot, key
+from gen.chain import Chain, Film, Films, Need, Shot, key, step_round
 from gen.work import FairPool
 from tests.conftest import run_async
 
@@ -84,6 +84,21 @@ def test_running_films_share_one_batched_call_per_step():
     for f, ch in ((fa, a), (fb, b), (fc, c)):  # each film got its own rows back
         assert torch.equal(f.shots[-1].x, ch.x + 20) and [s.t for s in f.shots] == list(range(9, -11, -1))
     assert fa.job is fb.job  # one engine job steps them all
+
+
+def test_films_advance_in_proportion_to_their_viewers():
+    """Each viewer an equal share: the lecturer's film with 4 viewers steps 4 times as often as a student's own."""
+    films = []
+    for seed, viewers in ((0, 4), (1, 1)):
+        c = chain(seed)
+        f = Film(key(c), c)
+        f.watchers, f._shots = viewers, counting_shots(c, 100, [])(f)
+        films.append(f)
+    step_round(films, 64)
+    assert all(len(f.shots) == 0 and f._sent is not None for f in films)  # a new film takes part at once
+    for _ in range(39):
+        step_round(films, 64)
+    assert len(films[0].shots) == 39 and 9 <= len(films[1].shots) <= 11
 
 
 def test_film_at_gives_the_chain_after_a_shot():
