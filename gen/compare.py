@@ -77,5 +77,5 @@ def typical_distance(dataset: str) -> float:
     x, _ = data.train_sample(dataset)
     test, _ = data.test_sample(dataset)
     train = torch.as_tensor(x.reshape(len(x), -1), dtype=torch.float32)
-    ref = torch.cdist(torch.as_tensor(test[:200].reshape(200, -1), dtype=torch.float32), train).min(1).values
+    ref = torch.cdist(torch.from_numpy(test[:200].reshape(200, -1).astype(np.float32)), train).min(1).values
     return float(ref.median())
