@@ -5,11 +5,11 @@ python app.py [--host 0.0.0.0] [--port 7860] [--share]
 from __future__ import annotations
 
 import argparse
-import ctypes
 import os
 
 import gradio as gr
 
+from gen import work
 from gen.ui import common, compare_tab, ddpm_tab, gan_tab, links, playground_tab, vae_tab
 
 TITLE = "genlab: generative models, live"
@@ -71,16 +71,8 @@ def status(demo: gr.Blocks) -> dict:
             "films_kept_mib": round(ddpm_tab.FILMS.size / 2**20, 1)}
 
 
-def limit_malloc_arenas(n: int = 2) -> None:
-    """glibc gives each serving thread its own malloc arena; on a 2-vCPU Space two keep memory from creeping up."""
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, n)  # M_ARENA_MAX, as MALLOC_ARENA_MAX=2 would
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to tune
-
-
 def main() -> None:
-    limit_malloc_arenas()
+    work.limit_malloc_arenas()
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     # On a Space, GRADIO_SERVER_NAME=0.0.0.0 is set for us; a laptop stays on localhost.
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))

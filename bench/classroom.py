@@ -85,8 +85,17 @@ class Session:
         threading.Thread(target=self._read, daemon=True).start()
 
     def open(self) -> None:
-        """What the page does first: load the app's config."""
+        """What the page does first: load the app's config, and keep a heartbeat open while it stays (its end is how
+        the server learns that the tab closed, and drops the session's state a little later)."""
         self.http.get("/config").raise_for_status()
+        self.beat = httpx.Client(base_url=self.app.url, timeout=httpx.Timeout(30, read=None))
+
+        def heartbeat() -> None:
+            with contextlib.suppress(Exception):  # closed by close(): the tab is gone
+                with self.beat.stream("GET", f"/gradio_api/heartbeat/{self.hash}") as r:
+                    for _ in r.iter_lines():
+                        pass
+        threading.Thread(target=heartbeat, daemon=True).start()
 
     def join(self, name: str, chosen: dict) -> tuple[str, queue.Queue]:
         fn, data = self.app.data(name, chosen)
@@ -116,6 +125,8 @@ class Session:
         with self.cv:
             self.closed = True
             self.cv.notify()
+        if getattr(self, "beat", None) is not None:
+            self.beat.close()
 
     def _read(self) -> None:
         while True:
@@ -278,21 +289,24 @@ def browser_pages(url: str, n: int, seconds: float, result: list) -> None:
                 p.get_by_label("seed of x_T").press("Enter")
                 p.wait_for_timeout(1500)
             pages.append(p)
-        for p in pages:
+        record = """(ms) => { window.__fps = null; const el = () => document.querySelector('#ddpm-t');
+              const start = +el().textContent; let n = 0, last = el().textContent, first = null;
+              const t0 = performance.now();
+              const tick = () => {
+                const v = el().textContent, now = performance.now();
+                if (v !== last) { n++; last = v; if (first === null) first = now; }
+                if (+v === 0 || now - t0 > ms) {
+                  window.__fps = [first === null ? null : (first - t0) / 1000,
+                                  first === null ? 0 : n / Math.max((now - first) / 1000, 1e-3), start, +v];
+                } else requestAnimationFrame(tick);
+              };
+              requestAnimationFrame(tick); }"""
+        for p in pages:  # all pages play and are watched at once (one after another, the last would be done)
             p.locator("#ddpm-play").click()
+            p.evaluate(record, seconds * 1000)
         for k, p in enumerate(pages):
-            fps = p.evaluate("""async (ms) => {
-              const el = () => document.querySelector('#ddpm-t'); const start = +el().textContent;
-              let n = 0, last = el().textContent; const t0 = performance.now(); let first = null;
-              while (performance.now() - t0 < ms) {
-                const v = el().textContent;
-                if (v !== last) { n++; last = v; if (first === null) first = performance.now(); }
-                if (+v === 0) break;
-                await new Promise(r => requestAnimationFrame(r));
-              }
-              return [first === null ? null : (first - t0) / 1000, first === null ? 0 :
-                      n / Math.max((performance.now() - first) / 1000, 1e-3), start, +el().textContent];
-            }""", seconds * 1000)
+            p.wait_for_function("window.__fps !== null", timeout=(seconds + 30) * 1000)
+            fps = p.evaluate("window.__fps")
             result.append({"page": k, "seed": "own" if k % 2 else LECTURER_SEED, "first_s": fps[0], "fps": fps[1],
                            "from_t": fps[2], "to_t": fps[3]})
         b.close()

@@ -104,9 +104,10 @@ def main() -> None:
     a = p.parse_args()
 
     import app
+    from gen import work
     from tests.conftest import free_port
 
-    app.limit_malloc_arenas()
+    work.limit_malloc_arenas()
     if a.trace and not a.trace_after:
         tracemalloc.start(a.trace)
     from gen.ui import common

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from gen.cache import SharedCache, nbytes
-from gen.work import FairPool, Job
+from gen.work import FairPool, Job, keep_heap_lean
 
 
 @dataclass(frozen=True, eq=False)
@@ -388,6 +388,7 @@ def _engine_process(conn, batch: int) -> None:
     with contextlib.suppress(OSError):
         os.nice(10)  # below the server's threads, as the pool's workers
     torch.set_num_threads(1)
+    keep_heap_lean()
     films: dict[int, tuple[Film, int]] = {}  # id -> (film, filmstrip images sent)
     while True:
         try:

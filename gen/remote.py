@@ -159,6 +159,9 @@ def _error(e: BaseException) -> tuple[str, str]:
 
 def _serve(conn, module: str, threads: int, init: str | None) -> None:
     """The child: calls run on `threads` threads, streams on one event loop; replies go back as they are ready."""
+    from gen.work import keep_heap_lean
+
+    keep_heap_lean()
     mod = importlib.import_module(module)
     lock = threading.Lock()
 

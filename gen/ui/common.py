@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import datetime
 import functools
 import logging
@@ -21,7 +20,7 @@ from gradio import processing_utils
 from gen import data, hub
 from gen.cache import SharedCache
 from gen.images import upscale
-from gen.work import FairPool
+from gen.work import FairPool, trim_heap
 
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion"}
 DATASET = "MNIST"  # every tab opens on it
@@ -222,23 +221,14 @@ def drop_stale_sessions(app, now: datetime.datetime | None = None) -> int:
     return len(stale)
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return None  # not glibc: nothing to trim
-
-
 async def _housekeep(app) -> None:
-    trim = _malloc_trim()
     while True:
         await asyncio.sleep(HOUSEKEEPING_EVERY)
         try:
             drop_stale_sessions(app)
         except Exception:  # noqa: BLE001 - housekeeping must never stop the app
             log.exception("dropping stale sessions failed")
-        if trim is not None:
-            await asyncio.to_thread(trim, 0)  # a few ms; off the event loop all the same
+        await asyncio.to_thread(trim_heap)  # a few ms; off the event loop all the same
 
 
 @contextlib.asynccontextmanager
