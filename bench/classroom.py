@@ -284,10 +284,10 @@ def browser_pages(url: str, n: int, seconds: float, result: list) -> None:
             p.goto(url)
             p.get_by_role("tab", name="DDPM diffusion").click()
             p.wait_for_selector("#ddpm-xt img", timeout=120_000)
-            if k % 2:  # every other page on its own seed
-                p.get_by_label("seed of x_T").fill(str(5000 + k))
-                p.get_by_label("seed of x_T").press("Enter")
-                p.wait_for_timeout(1500)
+            # the lecturer's seed (the film half the class watches), every other page on its own
+            p.get_by_label("seed of x_T").fill(str(5000 + k if k % 2 else LECTURER_SEED))
+            p.get_by_label("seed of x_T").press("Enter")
+            p.wait_for_timeout(1500)
             pages.append(p)
         record = """(ms) => { window.__fps = null; const el = () => document.querySelector('#ddpm-t');
               const start = +el().textContent; let n = 0, last = el().textContent, first = null;
