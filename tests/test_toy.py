@@ -516,3 +516,18 @@ def test_the_playground_process_serves_each_visitor_and_forgets_them_with_their_
             assert time.monotonic() - t0 < 10, "the dropped session's models were kept"
             await asyncio.sleep(0.02)
     run_async(go())
+
+
+def test_first_view_is_drawn_here_once_for_everyone(monkeypatch):
+    """A page's first view of each family (step 0 for the settings shown) waits for nobody: it does not go through
+    the playground's process (which may still be starting, and a late one would stop a Play pressed meanwhile),
+    and it is computed once for every visitor."""
+    class Unreachable:
+        def __getattr__(self, name):
+            raise AssertionError("the first view went to the playground's process")
+    monkeypatch.setattr(pg, "ENGINE", Unreachable())
+    first = pg.first_view(pg.DDPM)(*DDPM_HP)
+    local = pg.ddpm_reset(pg.Playground(), *DDPM_HP)
+    assert first[:-1] == local[:-1] and first[-1] == gr.skip()  # Reset's frame; no session state yet
+    assert first[OUT["count"]] == 0 and json.loads(first[OUT["view"]])["panels"]
+    assert pg.first_view(pg.DDPM)(*DDPM_HP)[OUT["view"]] is first[OUT["view"]]  # shared, not recomputed

@@ -27,6 +27,7 @@ import gradio as gr
 import numpy as np
 
 from gen import toy
+from gen.cache import shared
 from gen.remote import Remote, RemoteError
 from gen.toy import frames
 from gen.ui import common
@@ -884,6 +885,22 @@ def remote(handler: Callable) -> Callable:
     return run
 
 
+@shared(common.RESULTS)
+def _step_zero(family: str, *values) -> tuple:
+    """A family's frame at step 0 for these settings, as Reset draws it: the same for every visitor (models start
+    from the settings' seed), so computed once, here. A visitor's own model is built in the playground's process at
+    their first Step or Play; a first page view waits for nobody (the process may still be starting)."""
+    return reset(FAMILIES[family])(Playground(), *values)[:-1]
+
+
+def first_view(fam: Family) -> Callable:
+    def run(*values):
+        with _errors():
+            return (*_step_zero(fam.name, *values), gr.skip())  # no Session yet: nothing to keep
+    run.__name__ = f"{fam.name}_first_view"
+    return run
+
+
 def _drawing(what: str) -> Callable:
     async def run(sess, spread):
         return await _call(sess, "draw_edit", spread, what)
@@ -993,5 +1010,5 @@ def build(demo: gr.Blocks) -> None:
     ev = None
     for fam in FAMILIES.values():
         _, io = ios[fam.name]
-        kw = dict(fn=remote(reset(fam)), inputs=io["inputs"], outputs=io["outputs"], api_name=False, **STEP)
+        kw = dict(fn=first_view(fam), inputs=io["settings"], outputs=io["outputs"], api_name=False, **STEP)
         ev = demo.load(**kw) if ev is None else ev.then(**kw)
