@@ -75,6 +75,25 @@ def test_play_films_are_painted_frame_by_frame_and_pause_drops_the_rest(page: Pa
     assert drawn(page, "vae") == stopped  # queued frames dropped, later films of that Play ignored
 
 
+def test_a_setting_changed_while_playing_does_not_stop_the_animation(page: Page):
+    """A single view (here: 'show t') arrives in the middle of a Play's films: painted at once, then the Play's later
+    films are painted too (they used to be ignored: the view froze while the model trained on)."""
+    open_playground(page, "DDPM")
+    page.locator("#toy-ddpm-view canvas").first.wait_for(timeout=60_000)
+    page.locator("#toy-ddpm-play").click()
+    t0 = time.time()
+    while drawn(page, "ddpm") < 5 and time.time() - t0 < 20:
+        page.wait_for_timeout(100)
+    t_box = page.locator("#toy-ddpm-t input[type=number]")
+    t_box.fill("30")
+    t_box.press("Enter")
+    page.wait_for_timeout(1500)
+    after = drawn(page, "ddpm")
+    page.wait_for_timeout(2500)
+    assert drawn(page, "ddpm") >= after + 3  # still animating
+    page.locator("#toy-ddpm-pause").click()
+
+
 def test_ddpm_and_vae_views_fit_and_step(page: Page):
     open_playground(page, "DDPM")
     canvas = page.locator("#toy-ddpm-view canvas").first

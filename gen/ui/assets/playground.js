@@ -3,7 +3,8 @@
 // format that gen/toy/views/frames.py documents: the server sends numbers, this draws them on <canvas> elements.
 // While playing, a message is a film, {"frames": [view, ...], "fps": f, "play": n}: its frames are queued and
 // painted f a second (requestAnimationFrame), catching up after a stall. A single view (a step, a setting, Reset)
-// is painted at once and empties the queue; Pause ('pg-stop') empties it too and ignores later films of that Play.
+// is painted at once and empties the queue (a Play goes on painting its later films: it trains on, e.g. at the new
+// learning rate); Pause ('pg-stop') empties it too and ignores later films of that Play.
 const root = element.querySelector('.pg');
 const ratio = Math.max(1, Math.min(2, window.devicePixelRatio || 1));
 let latest = null, pending = false;
@@ -188,7 +189,7 @@ const receive = (first) => {
   if (!v) return;
   let f;
   try { f = typeof v === 'string' ? JSON.parse(v) : v; } catch (e) { return; }
-  if (!f.frames) { stop(); show(f); return; }
+  if (!f.frames) { queue.length = 0; show(f); return; }  // a step or a setting: at once; a Play goes on after it
   if (first === true || !f.frames.length) { if (f.frames.length) show(f.frames[f.frames.length - 1]); return; }
   if (stopped.has(f.play)) return;  // a film of a Play already paused, still on its way
   root.dataset.films = +root.dataset.films + 1;  // films received (tests: frames painted > films)
