@@ -268,6 +268,31 @@ def training_info(name: str) -> dict:
     return hub.read_json(name, "training.json")
 
 
+G_LOSS = {"minimax": "the minimax loss (G descends log(1 − D(G(z))))",
+          "non-saturating": "the non-saturating loss (G ascends log D(G(z)))",
+          "hinge": "the hinge loss (D descends E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))], G ascends E[D(G(z))])"}
+
+
+def recipe(info: dict) -> str:
+    """How a GAN was trained, in the lecture's terms, from its training.json ('' when there is none)."""
+    if not info:
+        return ""
+    k = info.get("k", 1)
+    parts = [f"Algorithm 1 (k = {k} D step{'s' if k != 1 else ''} per G step) with "
+             + G_LOSS.get(info.get("loss", "non-saturating"), str(info.get("loss")))]
+    if info.get("lr_d") and info.get("lr") and info["lr_d"] != info["lr"]:
+        parts.append(f"two time-scale learning rates (G {info['lr']:g}, D {info['lr_d']:g})")
+    if info.get("ema"):
+        parts.append(f"samples from an exponential moving average of G's weights (decay {info['ema']:g})")
+    if info.get("spectral_norm"):
+        parts.append("spectral normalisation in D")
+    if info.get("diffaug"):
+        parts.append("DiffAugment (D sees every image, real or fake, randomly shifted and cut out)")
+    if info.get("epochs_done"):
+        parts.append(f"{info['epochs_done']} epochs on {info.get('hardware', 'unknown hardware')}")
+    return "; ".join(parts)
+
+
 def metrics(name: str) -> dict:
     """The model's metrics.json (FID, class histogram), or {} when not shipped."""
     from gen import hub

@@ -218,3 +218,16 @@ def test_diff_augment_shifts_and_cuts_differentiably():
     z = torch.randn(4, 1, 28, 28, requires_grad=True)
     gan.diff_augment(z).sum().backward()
     assert z.grad is not None and z.grad.abs().sum() > 0  # G gets gradients through it
+
+
+def test_recipe_names_every_trick_in_the_lectures_terms():
+    r = gan.recipe({"loss": "hinge", "k": 1, "lr": 1e-4, "lr_d": 4e-4, "ema": 0.999, "diffaug": True,
+                    "spectral_norm": False, "epochs_done": 400, "hardware": "CPU"})
+    assert "hinge loss" in r and "two time-scale learning rates (G 0.0001, D 0.0004)" in r
+    assert "moving average of G's weights (decay 0.999)" in r and "DiffAugment" in r and "spectral" not in r
+    assert "400 epochs on CPU" in r
+    assert "minimax loss" in gan.recipe({"loss": "minimax", "k": 2}) and "k = 2 D steps" in gan.recipe({"k": 2})
+    assert gan.recipe({}) == ""  # no training.json: nothing to say
+    from gen.ui import gan_tab
+
+    assert "How `gan-mnist` was trained:" in gan_tab._compare_md("MNIST", (None, None))  # the tab says it

@@ -390,13 +390,18 @@ def _compare_md(ds: str, hists: tuple[dict[str, float] | None, dict[str, float] 
         c = min(h, key=h.get)
         return f"{h[c]:.1%} ({c})"
 
-    return f"""#### Non-saturating vs minimax generator loss (same architecture, data and Algorithm 1)
+    info = [gan.training_info(n) for n in (ns, mm)]
+    loss = info[0].get("loss", "non-saturating")
+    how = "  \n".join(f"**How `{n}` was trained:** {gan.recipe(i)}." for n, i in zip((ns, mm), info) if i)
+    return f"""#### {loss.capitalize()} vs minimax generator loss (same architecture and data, Algorithm 1)
 
-| | non-saturating `{ns}` | minimax `{mm}` |
+| | {loss} `{ns}` | minimax `{mm}` |
 |---|---|---|
 | FID ↓ (5,000 samples; real vs real: {f(m_ns, 'fid_real_vs_real')}) | **{f(m_ns, 'fid')}** | **{f(m_mm, 'fid')}** |
 | smallest class share of 1,000 samples | {low(hists[0])} | {low(hists[1])} |
 | D(x) / D(G(z)) at the last training epoch | {last[0]} | {last[1]} |
+
+{how}
 
 {story}
 
