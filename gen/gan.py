@@ -286,6 +286,10 @@ def recipe(info: dict) -> str:
         parts.append(f"samples from an exponential moving average of G's weights (decay {info['ema']:g})")
     if info.get("spectral_norm"):
         parts.append("spectral normalisation in D")
+    if info.get("mismatch"):
+        parts.append("a matching-aware D (a real image with a wrong label counts as a fake)")
+    if info.get("mode_seeking"):
+        parts.append(f"the mode-seeking term (weight {info['mode_seeking']:g})")
     if info.get("diffaug"):
         parts.append("DiffAugment (D sees every image, real or fake, randomly shifted and cut out)")
     if info.get("epochs_done"):

@@ -187,7 +187,8 @@ class EMA:
 def hardware(device: str) -> str:
     if device.startswith("cuda"):
         return f"{world()}x {torch.cuda.get_device_name(0)}"
-    cpu = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    cpu = f"CPU ({platform.processor() or platform.machine()}, {n} thread{'s' if n != 1 else ''})"
     return cpu if world() == 1 else f"{world()} processes on {cpu}"
 
 

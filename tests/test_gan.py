@@ -228,6 +228,8 @@ def test_recipe_names_every_trick_in_the_lectures_terms():
     assert "400 epochs on CPU" in r
     assert "minimax loss" in gan.recipe({"loss": "minimax", "k": 2}) and "k = 2 D steps" in gan.recipe({"k": 2})
     assert gan.recipe({}) == ""  # no training.json: nothing to say
+    assert "matching-aware D" in gan.recipe({"mismatch": True, "mode_seeking": 0.1}) and "weight 0.1" in gan.recipe(
+        {"mode_seeking": 0.1})
     from gen.ui import gan_tab
 
     assert "How `gan-mnist` was trained:" in gan_tab._compare_md("MNIST", (None, None))  # the tab says it
