@@ -68,9 +68,10 @@ class Remote:
         return fut
 
     def tell(self, fn: str, *args: Any) -> None:
-        """Call without waiting for (or keeping) the answer; never raises (e.g. from a finaliser)."""
+        """Call without waiting for (or keeping) the answer; never raises (e.g. from a finaliser), and starts no child
+        (a dropped session's models went with a child that died)."""
         with contextlib.suppress(Exception):
-            self._request("call", fn, args, lambda kind, value: None)
+            self._request("call", fn, args, lambda kind, value: None, start=False)
 
     async def stream(self, fn: str, *args: Any) -> AsyncIterator[Any]:
         loop = asyncio.get_running_loop()
@@ -98,9 +99,10 @@ class Remote:
 
     # --- the server's side of the pipe ---------------------------------------------------------------------------
 
-    def _request(self, kind: str, fn: str, args: tuple, reply: Callable[[str, Any], None]) -> int:
+    def _request(self, kind: str, fn: str, args: tuple, reply: Callable[[str, Any], None], start: bool = True) -> int:
         with self._lock:
-            self._ensure()
+            if start:
+                self._ensure()
             rid = next(self._ids)
             self._pending[rid] = reply
             if not self._send((kind, rid, fn, args)):

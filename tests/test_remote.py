@@ -65,3 +65,9 @@ def test_the_childs_death_fails_what_is_pending_and_the_next_call_starts_a_new_c
         pending.result(timeout=10)
     assert e.value.kind == "ProcessDied"
     assert remote.call("add", 1, 2).result(timeout=60) == 3 and remote.pid != old
+
+
+def test_tell_never_starts_a_child():
+    r = Remote("tests.remote_target", name="idle")
+    r.tell("add", 1, 2)  # e.g. a finaliser dropping a session: no child, nothing to drop
+    assert r.pid is None
