@@ -1,7 +1,8 @@
 """The Training playground tab: a GAN, a DDPM and a VAE learning 2-D data live, with the lecture's algorithms.
 
 One `Family` spec per model family (its settings dataclass, its frame, its layout and step buttons) drives shared
-handlers. Each visitor's models live in a `Playground` kept in gr.State. Play submits a job to one fair pool
+handlers. Each visitor's models live in a `Playground` in the playground's own process (see "the playground's
+process" below; gr.State holds a token). Play submits a job to one fair pool
 (gen.work.FairPool, one worker per core): each slice trains the visitor's own model a few steps and publishes a
 frame when one is due; the Play handler is an async generator that sends, at most every MESSAGE_EVERY s, every frame
 published since its last message (a "film"), so a class of 40 playing at once shares the CPU fairly, a waiting
