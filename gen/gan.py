@@ -21,15 +21,20 @@ class Generator(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["g
     """G: z ~ N(0, I) -> image in [-1, 1]; with num_classes > 0, G(z, y): y's learned embedding is concatenated to z
     (the conditional GAN of Mirza & Osindero 2014)."""
 
-    def __init__(self, z_dim: int = 64, width: int = 64, dataset: str = "mnist", num_classes: int = 0):
+    def __init__(self, z_dim: int = 64, width: int = 64, dataset: str = "mnist", num_classes: int = 0,
+                 deep: bool = False):
         super().__init__()
         self.z_dim, self.dataset, self.num_classes = z_dim, dataset, num_classes
         if num_classes:
             self.embed = nn.Embedding(num_classes, z_dim)
+
+        def conv3(c: int) -> list[nn.Module]:  # deep: a 3x3 convolution at each resolution (7x7, 14x14)
+            return [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU()] if deep else []
         self.net = nn.Sequential(
             nn.Linear(z_dim * (2 if num_classes else 1), 2 * width * 7 * 7, bias=False),
-            nn.Unflatten(1, (2 * width, 7, 7)), nn.BatchNorm2d(2 * width), nn.ReLU(),
+            nn.Unflatten(1, (2 * width, 7, 7)), nn.BatchNorm2d(2 * width), nn.ReLU(), *conv3(2 * width),
             nn.ConvTranspose2d(2 * width, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(),  # 14x14
+            *conv3(width),
             nn.ConvTranspose2d(width, 1, 4, 2, 1), nn.Tanh(),  # 28x28
         )
 
@@ -44,14 +49,18 @@ class Discriminator(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags
     phi(x)>. sn=True puts spectral normalisation on every layer (Miyato et al. 2018) instead of BatchNorm.
     """
 
-    def __init__(self, width: int = 64, dataset: str = "mnist", num_classes: int = 0, sn: bool = False):
+    def __init__(self, width: int = 64, dataset: str = "mnist", num_classes: int = 0, sn: bool = False,
+                 deep: bool = False):
         super().__init__()
         self.dataset, self.num_classes = dataset, num_classes
         norm = nn.utils.parametrizations.spectral_norm if sn else (lambda m: m)
+
+        def conv3(c: int) -> list[nn.Module]:  # deep: a 3x3 convolution at each resolution (14x14, 7x7)
+            return [norm(nn.Conv2d(c, c, 3, 1, 1)), nn.LeakyReLU(0.2)] if deep else []
         self.net = nn.Sequential(
-            norm(nn.Conv2d(1, width, 4, 2, 1)), nn.LeakyReLU(0.2),  # 14x14
+            norm(nn.Conv2d(1, width, 4, 2, 1)), nn.LeakyReLU(0.2), *conv3(width),  # 14x14
             norm(nn.Conv2d(width, 2 * width, 4, 2, 1, bias=sn)), *([] if sn else [nn.BatchNorm2d(2 * width)]),
-            nn.LeakyReLU(0.2),  # 7x7
+            nn.LeakyReLU(0.2), *conv3(2 * width),  # 7x7
             nn.Flatten(), norm(nn.Linear(2 * width * 7 * 7, 1)),  # phi(x) = net[:-1](x), psi = net[-1]
         )
         if num_classes:  # small at first: D starts out (nearly) unconditional, the projection term grows as it learns
@@ -284,6 +293,8 @@ def recipe(info: dict) -> str:
         parts.append(f"two time-scale learning rates (G {info['lr']:g}, D {info['lr_d']:g})")
     if info.get("ema"):
         parts.append(f"samples from an exponential moving average of G's weights (decay {info['ema']:g})")
+    if info.get("deep"):
+        parts.append("a 3x3 convolution at each resolution of G and D")
     if info.get("spectral_norm"):
         parts.append("spectral normalisation in D")
     if info.get("mismatch"):

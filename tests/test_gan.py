@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from torch import nn
 
 from gen import data, gan, hub
 from gen.evaluate import features_and_labels
@@ -190,6 +191,15 @@ def test_old_unconditional_configs_build_todays_modules(name):
     assert model.num_classes == 0 and not hasattr(model, "embed")
 
 
+def test_deep_gan_adds_a_convolution_at_each_resolution():
+    g, d = Generator(16, 8, deep=True), Discriminator(8, deep=True)
+    shallow = Generator(16, 8), Discriminator(8)
+    x = g(torch.randn(3, 16))
+    assert x.shape == (3, 1, 28, 28) and d(x).shape == (3,)
+    convs = [sum(isinstance(m, nn.Conv2d) for m in net.modules()) for net in (g, d, *shallow)]
+    assert convs == [2, 4, 0, 2]  # G: 3x3 at 7x7 and 14x14; D: its two strided convolutions plus one 3x3 each
+
+
 @pytest.mark.parametrize("ds, label", [("mnist", 3), ("fashion", 1)])
 def test_shipped_conditional_gan_draws_the_asked_class(ds, label):
     G, D = hub.load(f"cgan-{ds}"), hub.load(f"cgan-{ds}-D")
@@ -225,7 +235,7 @@ def test_recipe_names_every_trick_in_the_lectures_terms():
                     "spectral_norm": False, "epochs_done": 400, "hardware": "CPU"})
     assert "hinge loss" in r and "two time-scale learning rates (G 0.0001, D 0.0004)" in r
     assert "moving average of G's weights (decay 0.999)" in r and "DiffAugment" in r and "spectral" not in r
-    assert "400 epochs on CPU" in r
+    assert "400 epochs on CPU" in r and "3x3" in gan.recipe({"deep": True})
     assert "minimax loss" in gan.recipe({"loss": "minimax", "k": 2}) and "k = 2 D steps" in gan.recipe({"k": 2})
     assert gan.recipe({}) == ""  # no training.json: nothing to say
     assert "matching-aware D" in gan.recipe({"mismatch": True, "mode_seeking": 0.1}) and "weight 0.1" in gan.recipe(

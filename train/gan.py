@@ -32,6 +32,8 @@ p.add_argument("--ms", type=float, default=0, help="conditional: weight of the m
 p.add_argument("--diffaug", action="store_true", help="DiffAugment (translation, cutout) on every image D sees: "
                "against D memorising a small training set (MNIST here: 10,000 images)")
 p.add_argument("--width", type=int, default=64)
+p.add_argument("--deep", action="store_true", help="a 3x3 convolution at each resolution of G and D (the shipped "
+               "DCGANs have none: two transposed convolutions make G)")
 p.add_argument("--z-dim", type=int, default=64)
 p.add_argument("--init", default=None, help="start from an exported model folder (G; its -D beside it), "
                "e.g. to continue training on other hardware, or a conditional GAN from an unconditional one")
@@ -41,8 +43,8 @@ loss_tag = "-minimax" if args.loss == "minimax" and not args.cond else ""  # the
 x, labels = setup(args, f"{'c' * args.cond}gan{loss_tag}-{args.dataset}")
 nc = 10 if args.cond else 0
 x = x * 2 - 1  # the generator's tanh range
-G = Generator(args.z_dim, args.width, args.dataset, nc).to(args.device)
-D = Discriminator(args.width, args.dataset, nc, args.sn).to(args.device)
+G = Generator(args.z_dim, args.width, args.dataset, nc, args.deep).to(args.device)
+D = Discriminator(args.width, args.dataset, nc, args.sn, args.deep).to(args.device)
 opt_g = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
 opt_d = torch.optim.Adam(D.parameters(), lr=args.lr_d or args.lr, betas=(0.5, 0.999))
 ema = EMA(G, args.ema) if args.ema else None
@@ -132,11 +134,12 @@ for epoch in range(start, args.epochs):
 if not is_main():
     sys.exit()  # rank 0 alone exports
 info = dict(n_train=len(x), epochs_done=len(history), k=args.k, loss=args.loss, z_dim=args.z_dim, width=args.width,
-            conditional=args.cond, spectral_norm=args.sn, diffaug=args.diffaug, mismatch=args.mismatch,
+            conditional=args.cond, spectral_norm=args.sn, diffaug=args.diffaug, deep=args.deep, mismatch=args.mismatch,
             mode_seeking=args.ms, ema=args.ema,
             lr_d=args.lr_d or args.lr, history=history)
 how = [f"the {args.loss} " + ("loss (D: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))], G: -E[D(G(z))])"
                               if args.loss == "hinge" else "generator loss")]
+how += ["a 3x3 convolution at each resolution of G and D"] * args.deep
 how += ["spectral normalisation in D"] * args.sn
 how += ["DiffAugment (Zhao et al. 2020: random translation and cutout of every image D sees)"] * args.diffaug
 how += ["a matching-aware D (Reed et al. 2016: real images with a wrong label count as fakes)"] * args.mismatch
