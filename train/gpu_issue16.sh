@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Issues 16 and 15 on a lent GPU (device tool, carry: data; under 10 minutes): train in parallel
+#   gan-mnist, gan-fashion    the GAN recipe (deep G/D, hinge loss, EMA of G, two time-scale rates, DiffAugment)
+#   ddpm-mnist, ddpm-fashion  a wider U-Net (ch 48) with a cosine learning rate ending with the time budget
+#   ddpm-cond-mnist/-fashion  the conditional U-Nets continued from the shipped ones (classifier-free guidance)
+# then measure each with gen.evaluate (5,000 samples; DDPMs with DDIM-50, the app's sampler) into a staging
+# folder, and pack it into $OUT in pieces under 16 MiB. Unpack here with: cat $OUT/ck.tgz.* | tar xz -C /tmp
+# and compare the cards with checkpoints/ before copying a model over.
+# Try it on CPU first (a few steps of everything):
+#   mkdir -p /tmp/o && OUT=/tmp/o SMOKE=1 DATA=/tmp/tiny bash train/gpu_issue16.sh   (DATA: small .npz files)
+set -u
+cd "$(dirname "$0")/.."
+OUT=${OUT:?set OUT}
+CK=${CK:-/tmp/issue16/checkpoints}; RUNS=${RUNS:-/tmp/issue16/runs}
+mkdir -p "$CK" "$RUNS/logs"
+cp -r checkpoints/classifier-mnist checkpoints/classifier-fashion "$CK/"  # FID features
+export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
+if [ "${SMOKE:-0}" = 1 ]; then MIN=0.3; STEPS=30; N=100; EPOCHS=1; else MIN=${MIN:-6}; STEPS=400000; N=5000; EPOCHS=2000; fi
+nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo "no GPU: CPU"
+npz() { echo "${DATA:-data}/$([ "$1" = fashion ] && echo fashion_mnist || echo mnist).npz"; }
+run() { local name=$1; shift; python "$@" >"$RUNS/logs/$name.log" 2>&1 || echo "FAILED: $name (see $RUNS/logs/$name.log)"; }
+
+for ds in mnist fashion; do
+  run gan-$ds train/gan.py --dataset $ds --data "$(npz $ds)" --deep --diffaug --loss hinge --ema 0.999 \
+    --lr 2e-4 --lr-d 4e-4 --epochs $EPOCHS --max-minutes $MIN --snapshots 1,2,5,10,20,50,100,200,500,1000,2000 \
+    --run-dir "$RUNS" --out "$CK/gan-$ds" &
+  run ddpm-$ds train/ddpm.py --dataset $ds --data "$(npz $ds)" --ch 48 --steps $STEPS --batch 256 --lr 4e-4 \
+    --cosine --ema 0.9998 --every 5000 --max-minutes $MIN --run-dir "$RUNS" --out "$CK/ddpm-$ds" &
+  run ddpm-cond-$ds train/ddpm.py --dataset $ds --data "$(npz $ds)" --cond --init checkpoints/ddpm-cond-$ds \
+    --steps $STEPS --batch 256 --lr 2e-4 --cosine --every 5000 --max-minutes $MIN --run-dir "$RUNS" \
+    --out "$CK/ddpm-cond-$ds" &
+done
+wait
+echo "training done at $(date +%T)"
+
+for ds in mnist fashion; do
+  for m in gan-$ds ddpm-$ds ddpm-cond-$ds; do
+    sampler=$([ "${m#gan}" = "$m" ] && echo "--sampler ddim --steps 50" || echo "")
+    GENLAB_CHECKPOINTS=$CK run eval-$m -m gen.evaluate --model $m --n $N --data "$(npz $ds)" $sampler --write &
+  done
+done
+wait
+grep -h '"fid\|min_class\|conditional_acc' "$CK"/*/metrics.json | tr -s ' ' | sort | uniq -c | head -40
+tar czf - -C "$(dirname "$CK")" "$(basename "$CK")" -C "$RUNS" logs | split -b 15M - "$OUT/ck.tgz."
+ls -la "$OUT"
