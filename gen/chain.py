@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from gen.cache import SharedCache, nbytes
-from gen.work import FairPool, Job, keep_heap_lean
+from gen.work import BACKGROUND_NICE, FairPool, Job, keep_heap_lean
 
 
 @dataclass(frozen=True, eq=False)
@@ -386,7 +386,7 @@ def _engine_process(conn, batch: int) -> None:
     """The engine's child process: films start and stop by message; each round's new shots (and filmstrip images)
     go back to the server's process, then the film's end."""
     with contextlib.suppress(OSError):
-        os.nice(10)  # below the server's threads, as the pool's workers
+        os.nice(BACKGROUND_NICE)  # below the server's threads, as the pool's workers
     torch.set_num_threads(1)
     keep_heap_lean()
     films: dict[int, tuple[Film, int]] = {}  # id -> (film, filmstrip images sent)

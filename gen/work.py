@@ -21,6 +21,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+# The nice value of background compute (the pool's workers, the film engine's process): below the server's own
+# threads, so that a slider's event gets the CPU first
+BACKGROUND_NICE = 10
+
 
 @functools.lru_cache(maxsize=1)
 def _libc() -> ctypes.CDLL | None:
@@ -118,7 +122,7 @@ class Job:
 class FairPool:
     """Worker threads that share the CPU fairly between jobs (see the module docstring)."""
 
-    def __init__(self, workers: int | None = None, nice: int = 10):
+    def __init__(self, workers: int | None = None, nice: int = BACKGROUND_NICE):
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.nice = nice  # the workers' priority below the server's own threads: a slider's event never waits
         self._jobs: list[Job] = []

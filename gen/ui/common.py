@@ -32,8 +32,9 @@ NONE = "none"  # a class picker's "no class": the unconditional model
 RESULTS = SharedCache(max_bytes=64 * 2**20)
 # Lanes: events that cost seconds of CPU (a DDPM chain stepped by hand, sample grids, Compare) share one queue with
 # one worker per core; every other event keeps its own queue and never waits behind them. Play streams are neither:
-# they wait on gen.work's fair pool, which computes their frames (see ddpm_tab and playground_tab).
-# The worker threads (one per core) that compute ahead for every Play stream, sharing the CPU fairly among them.
+# they wait on work computed ahead in worker processes (ddpm_tab's film engine, playground_tab's process).
+# The worker threads (one per core) that share the CPU fairly between jobs: the playground's process trains in it (its
+# threads start at the first job, so the server's own copy costs nothing); Films(process=False) steps films in it.
 POOL = FairPool()
 
 
