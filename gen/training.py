@@ -227,6 +227,10 @@ def write_card(folder: Path) -> None:
              "| | |", "|---|---|"]
     lines += [f"| {k.replace('_', ' ')} | {v} |" for k, v in t.items()
               if k not in ("name", "description", "history") and not isinstance(v, (dict, list))]
+    if t.get("ablation"):  # what each change of the recipe bought, measured one change at a time
+        lines += ["", "What each change bought (FID as `gen.evaluate` measures it, one set of 5,000 z for all rows):",
+                  "", "| model | FID |", "|---|---|"]
+        lines += [f"| {a['model']} | {a['fid']:.1f} |" for a in t["ablation"]]
     lines += ["", "## Measured", ""]
     if m is None:
         lines.append("Not evaluated yet: run `python -m gen.evaluate --model " + t["name"] + " --write`.")
