@@ -17,6 +17,7 @@ TITLE = "genlab: generative models, live"
 
 def build() -> gr.Blocks:
     common.fix_image_cache()
+    common.lean_gradio()
     # Output images are cached as files: drop those older than an hour, checking every 30 minutes.
     with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
         with gr.Row(equal_height=True):

@@ -36,8 +36,10 @@ def data_url(img: np.ndarray, fmt: str = "PNG", quality: int = 90) -> str:
 
 
 def upscale(img: np.ndarray, size: int = 448) -> np.ndarray:
-    """Nearest-neighbour upscaling by an integer factor so pixels stay crisp on a projector."""
-    k = max(1, size // img.shape[0])
+    """Nearest-neighbour upscaling by an integer factor so pixels stay crisp on a projector: the largest factor
+    that keeps the longer side within `size` (at least 1). A strip of ten digits stays a strip of ten digits, not
+    an image of 5 million pixels to encode on every slider move."""
+    k = max(1, size // max(img.shape[:2]))
     return img.repeat(k, 0).repeat(k, 1)  # (np.kron computes the same with k² multiplications per pixel: 10x slower)
 
 

@@ -49,6 +49,12 @@ def test_upscale_blocks():
     assert np.array_equal(big[16 * 3:16 * 4, 16 * 5:16 * 6], np.full((16, 16), a[3, 5]))
 
 
+def test_upscale_sizes_a_strip_by_its_longer_side():
+    strip = np.zeros((30, 262), np.uint8)  # nine 28 px images in a row
+    assert upscale(strip, 800).shape == (90, 786)
+    assert upscale(strip, 100).shape == (30, 262)  # never below its own size
+
+
 def test_grid_shape():
     ims = np.full((10, 28, 28), 255, dtype=np.uint8)
     g = grid(ims, nrow=5, pad=2)

@@ -5,8 +5,10 @@ import asyncio
 import contextlib
 import datetime
 import functools
+import importlib.util
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -182,6 +184,19 @@ def fix_image_cache() -> None:
     """Gradio 6 rewrites a cached output image in place; when many visitors get the same image (every page
     load asks for the same latent map) one download can read a half-written file. Write once, atomically."""
     processing_utils.save_pil_to_cache = _save_pil_to_cache
+
+
+def lean_gradio() -> None:
+    """Two per-event costs of Gradio that a class pays 40 times over (py-spy on the server under
+    bench/classroom.py: 7% and 2% of its CPU). Call before gr.Blocks() is made.
+    - After every event the queue rebuilds its analytics summary (a pandas DataFrame of up to 10,000 past events,
+      grouped) for the monitoring page: rebuild it every 1,000 events, from the last 1,000.
+    - Every event imports matplotlib to switch its backend; where it is not installed, that failed import searches
+      the whole sys.path each time. A None in sys.modules makes it fail at once, as it would anyway."""
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
+    if "matplotlib" not in sys.modules and importlib.util.find_spec("matplotlib") is None:
+        sys.modules["matplotlib"] = None
 
 
 # Memory housekeeping. Measured under bench/load.py (20 visitors): RSS kept climbing for minutes for two reasons.

@@ -47,7 +47,7 @@ def run(ds: str, seed: float, cls: str | None = NONE):
         g = grid(s.images, 4)
         hits = "" if y is None else (f"  \nthese {N}: the classifier sees class {y} in "
                                      f"**{(compare.classify(s.images, DATASETS[ds]) == y).sum()} of {N}**")
-        out += [image(g, g.shape[0] * SCALE), _card(family, name, s.seconds, hits)]
+        out += [image(g, max(g.shape) * SCALE), _card(family, name, s.seconds, hits)]
     return (*out, samples)
 
 
@@ -66,7 +66,7 @@ def neighbours(ds: str, samples: dict, family: str, evt: gr.SelectData):
     md = (f"{family} sample {row * 4 + col}: nearest training images at pixel distances "
           f"{', '.join(f'{d:.0f}' for d in nb.distance)}. Real test images lie a median {nb.typical:.0f} "
           f"from their nearest training image. Verdict: {verdict}.")
-    return image(grid(strip, 6, pad=2), 6 * 30 * 4), md
+    return image(grid(strip, 6, pad=2), 4 * (6 * 30 + 2)), md
 
 
 def _on_select(family: str):

@@ -123,7 +123,7 @@ def forward(ds: str, index: float, upload, sch_name: str, t: float, seed: float)
           f"√ᾱ_t = **{ab ** 0.5:.4f}**, √(1 − ᾱ_t) = **{(1 - ab) ** 0.5:.4f}**  \n"
           f"SNR = ᾱ_t / (1 − ᾱ_t) = **{sch.snr(t):.4g}**  \n"
           f"pixels of x_t: mean {x_t.mean():.3f}, std {x_t.std():.3f} (→ 0 and 1 as t → T)")
-    return (_show(x_t), _show(eps), md, image(grid(to_uint8(strip, signed=True), len(STRIP), pad=1), 9 * 84),
+    return (_show(x_t), _show(eps), md, image(grid(to_uint8(strip, signed=True), len(STRIP), pad=1), len(STRIP) * 88),
             hist, _schedule_plot(sch, t), {"x": x_t, "t": t, "x0": x0, "T": T})
 
 
@@ -418,7 +418,7 @@ def guidance_row(ds: str, cls: str | None, seed: float, S: float = 50):
           "Diversity (mean per-pixel std across the row, 0..1): "
           + ", ".join(f"w = {w}: **{pixel_diversity(r):.3f}**" for w, r in zip(W_ROW, rows))
           + ". Larger w: the samples agree with the class more, look more alike, and at w = 8 over-saturate.")
-    return image(grid(np.concatenate(rows), N_ROW), N_ROW * 84), md
+    return image(grid(np.concatenate(rows), N_ROW), N_ROW * 120), md
 
 
 INTRO = """### Denoising diffusion (DDPM, Ho et al. 2020)

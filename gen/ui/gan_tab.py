@@ -288,7 +288,7 @@ def cond_grid(seed: float, ds: str, cls: float | None = None) -> tuple[np.ndarra
         t[:2, c:c + 32] = t[-2:, c:c + 32] = 255
     names = " · ".join(data.CLASSES[DATASETS[ds]])
     how = gan.recipe(gan.training_info("c" + _name(ds)))
-    return image(t, 3 * t.shape[0]), (f"rows: seeds {s} … {s + N_STYLE - 1} (one z per row) · columns: {names}"
+    return image(t, 3 * max(t.shape)), (f"rows: seeds {s} … {s + N_STYLE - 1} (one z per row) · columns: {names}"
                                       + (f"  \n*G(z, y) was trained with* {how}." if how else ""))
 
 
