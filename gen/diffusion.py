@@ -201,8 +201,8 @@ def drop_labels(y: torch.Tensor, p_uncond: float, null: int, generator: torch.Ge
 class Guided(NamedTuple):
     eps: torch.Tensor  # the guided eps~ that the sampler uses
     eps_cond: torch.Tensor  # eps_theta(x_t, t, y)
-    eps_uncond: torch.Tensor  # eps_theta(x_t, t, null)
-    w: float
+    eps_uncond: torch.Tensor | None  # eps_theta(x_t, t, null); None where the step was not guided (not computed)
+    w: float  # the weight this step used (0 outside the guidance interval)
 
 
 def guided_eps(model: Callable[..., torch.Tensor], x_t: torch.Tensor, t: torch.Tensor, y: torch.Tensor, w: float,
@@ -217,17 +217,29 @@ def guided_eps(model: Callable[..., torch.Tensor], x_t: torch.Tensor, t: torch.T
     return Guided((1 + w) * e_c - w * e_u, e_c, e_u, w)
 
 
+def in_interval(t: torch.Tensor, t_max: int | None) -> bool:
+    # guidance in a limited interval (Kynkaanniemi et al. 2024): guide while t <= t_max, not at the noisiest steps,
+    # where pushing toward y pulls every sample to the class's typical image (diversity lost: FID up)
+    return t_max is None or int(t.max()) <= t_max
+
+
 class Guidance:
     """eps~(x_t, t) for a fixed batch of labels y: plugs into Algorithm 2 and DDIM above unchanged.
-    `last` keeps the parts of the latest call (eps_cond, eps_uncond), so the lab can show them."""
+    `t_max`: guide only while t <= t_max; above it a step uses the conditional eps_theta(x_t, t, y) alone (w = 0,
+    one U-Net pass). `last` keeps the parts of the latest call (eps_cond, eps_uncond), so the lab can show them."""
 
     def __init__(self, model: Callable[..., torch.Tensor], y: torch.Tensor, w: float, null: int,
-                 batched: bool = True):
+                 batched: bool = True, t_max: int | None = None):
         self.model, self.y, self.w, self.null, self.batched = model, y, float(w), null, batched
+        self.t_max = t_max
         self.last: Guided | None = None
 
     def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        self.last = guided_eps(self.model, x_t, t, self.y, self.w, self.null, self.batched)
+        if in_interval(t, self.t_max):
+            self.last = guided_eps(self.model, x_t, t, self.y, self.w, self.null, self.batched)
+        else:
+            e_c = self.model(x_t, t, self.y)
+            self.last = Guided(e_c, e_c, None, 0.0)
         return self.last.eps
 
 

@@ -79,7 +79,7 @@ def conditional_accuracy(predicted: np.ndarray, requested: np.ndarray) -> float:
 
 def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cpu", seed: int = 0,
              sampler: str = "ddpm", steps: int = 50, eta: float = 0.0, bf16: bool = False,
-             guidance: float | None = None) -> dict:
+             guidance: float | None = None, t_max: int | None | str = "shipped") -> dict:
     """FID against the test set, its real-vs-real baseline, the class histogram; the test ELBO for VAEs; for
     conditional models, n balanced samples (label i % 10) and the conditional accuracy."""
     from gen.sample import family, generate, requested_labels
@@ -92,7 +92,7 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
     f_test, _ = features_and_labels(clf, x_test, device)
     real = x_train[np.random.default_rng(seed).choice(len(x_train), n, replace=False)]
     f_real, _ = features_and_labels(clf, real, device)
-    samples = generate(name, n, seed, sampler, steps, device, eta=eta, bf16=bf16, guidance=guidance)
+    samples = generate(name, n, seed, sampler, steps, device, eta=eta, bf16=bf16, guidance=guidance, t_max=t_max)
     f_fake, labels = features_and_labels(clf, samples, device)
     asked = requested_labels(name, n)
     hist = np.bincount(labels, minlength=10) / n
@@ -106,6 +106,8 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
                           + (", bf16" if bf16 else ""))
         if asked is not None:
             out["guidance_w"] = hub.REGISTRY[name].guidance if guidance is None else guidance
+            t_max = hub.REGISTRY[name].guidance_t_max if t_max == "shipped" else t_max
+            out["guided_while"] = "every step" if t_max is None else f"t <= {t_max}"
     if family(name) in ("vae", "ae"):
         out.update(test_elbo(model, x_test, device))
     return out
@@ -115,7 +117,7 @@ def guidance_curve(name: str, ws: list[float], n: int, **kw) -> list[dict]:
     """The fidelity-diversity trade-off of classifier-free guidance, measured: FID, conditional accuracy and the
     rarest class at each guidance weight w (n balanced samples each)."""
     return [{"w": w, **{k: r[k] for k in ("n_samples", "fid", "fid_real_vs_real", "conditional_accuracy",
-                                       "min_class_fraction")}}
+                                       "min_class_fraction", "guided_while")}}
             for w in ws for r in [evaluate(name, n, guidance=w, **kw)]]
 
 
@@ -131,6 +133,9 @@ def main() -> None:
     p.add_argument("--bf16", action="store_true", help="DDPM models: sample with the U-Net under bfloat16 autocast")
     p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w (default: "
                    "the model's shipped w)")
+    from gen.sample import add_t_max
+
+    add_t_max(p)
     p.add_argument("--curve", default=None, help="conditional DDPMs: also measure these guidance weights, e.g. "
                    "0,0.5,1,2,4 (the fidelity-diversity curve of the model card)")
     p.add_argument("--curve-n", type=int, default=1000, help="samples per point of --curve")
@@ -139,9 +144,13 @@ def main() -> None:
                    "and refresh the model card")
     a = p.parse_args()
     kw = dict(npz=a.data, device=a.device, seed=a.seed, sampler=a.sampler, steps=a.steps, eta=a.eta, bf16=a.bf16)
+    kw["t_max"] = a.guidance_t_max
     r = evaluate(a.model, a.n, guidance=a.guidance, **kw)
-    if a.curve:
-        r["guidance_curve"] = guidance_curve(a.model, [float(w) for w in a.curve.split(",")], a.curve_n, **kw)
+    if a.curve:  # at every step and, if guidance is limited to an interval, there too: what the interval buys
+        ws, t_max = [float(w) for w in a.curve.split(",")], kw.pop("t_max")
+        t_max = hub.REGISTRY[a.model].guidance_t_max if t_max == "shipped" else t_max
+        r["guidance_curve"] = [p for tm in dict.fromkeys([None, t_max])
+                               for p in guidance_curve(a.model, ws, a.curve_n, t_max=tm, **kw)]
     print(json.dumps(r, indent=2))
     if a.write:
         from gen.training import write_card

@@ -47,15 +47,18 @@ def eps_in_chunks(model: torch.nn.Module, chunk: int, bf16: bool = False):
 @torch.no_grad()
 def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int = 50,
              device: str = "cpu", batch: int = 1000, eta: float = 0.0, bf16: bool = False,
-             label: int | str | None = "all", guidance: float | None = None) -> np.ndarray:
+             label: int | str | None = "all", guidance: float | None = None,
+             t_max: int | None | str = "shipped") -> np.ndarray:
     """n prior samples of model `name` as uint8 [n,28,28]; the same seed gives the same images.
     DDPM models: `sampler` "ddpm" is Algorithm 2 (T steps), "ddim" DDIM with `steps` steps and `eta`;
     `bf16` runs the U-Net under bfloat16 autocast. Conditional models: `label` (see requested_labels) and, for
-    diffusion, the guidance weight w (default: the registry's)."""
+    diffusion, the guidance weight w and the largest t it is applied at, `t_max` (defaults: the registry's; None:
+    every step)."""
     model = hub.load(name).to(device)
     fam, out = family(name), []
     ys = requested_labels(name, n, label)
     w = hub.REGISTRY[name].guidance if guidance is None else guidance
+    t_max = hub.REGISTRY[name].guidance_t_max if t_max == "shipped" else t_max
     for i in range(0, n, batch):
         m = min(batch, n - i)
         y = None if ys is None else torch.as_tensor(ys[i:i + m]).long().to(device)
@@ -69,7 +72,7 @@ def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int
             sch = diffusion.make_schedule(model.schedule, model.T)
             eps = eps_in_chunks(model, 64 if device == "cpu" else batch, bf16)
             if y is not None:
-                eps = diffusion.Guidance(eps, y, w, model.null_class)
+                eps = diffusion.Guidance(eps, y, w, model.null_class, t_max=t_max)
             x_T = diffusion.noise((m, 1, 28, 28), seed * 1_000_003 + i).to(device)
             x0 = (diffusion.ddim_sample(eps, sch, x_T, steps, eta, seed * 1_000_003 + i) if sampler == "ddim"
                   else diffusion.sample(eps, sch, x_T, seed * 1_000_003 + i))
@@ -77,6 +80,14 @@ def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int
         else:
             raise ValueError(f"{name} is not a generative model")
     return np.concatenate(out)
+
+
+def add_t_max(p: argparse.ArgumentParser) -> None:
+    """--guidance-t-max, shared with gen.evaluate."""
+    def parse(v: str) -> int | None | str:
+        return v if v == "shipped" else None if v.lower() in ("none", "all") else int(v)
+    p.add_argument("--guidance-t-max", type=parse, default="shipped", help="conditional DDPMs: guide only while "
+                   "t <= this, 'all': at every step (default: the model's shipped interval)")
 
 
 def main() -> None:
@@ -91,11 +102,12 @@ def main() -> None:
     p.add_argument("--label", "--labels", default="all", help="conditional models: a class 0..9, or 'all' (balanced)")
     p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w (0: the "
                    "conditional model, -1: the unconditional one; default: the model's shipped w)")
+    add_t_max(p)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default="samples.npz")
     a = p.parse_args()
     images = generate(a.model, a.n, a.seed, a.sampler, a.steps, a.device, eta=a.eta, bf16=a.bf16, label=a.label,
-                      guidance=a.guidance)
+                      guidance=a.guidance, t_max=a.guidance_t_max)
     labels = requested_labels(a.model, a.n, a.label)
     np.savez_compressed(a.out, images=images, **({} if labels is None else {"labels": labels}))
     print(f"wrote {len(images)} samples of {a.model} to {a.out}")

@@ -242,10 +242,11 @@ def write_card(folder: Path) -> None:
         if "guidance_curve" in m:  # classifier-free guidance: what a larger w buys (accuracy) and costs (diversity)
             c = m["guidance_curve"]
             lines += ["", "Guidance weight w against quality (same sampler and seed; w = 0: the conditional model):",
-                      "", "| w | samples | FID | real vs real | conditional accuracy | rarest class |",
-                      "|---|---|---|---|---|---|"]
-            lines += [f"| {p['w']:g} | {p['n_samples']} | {p['fid']:.2f} | {p['fid_real_vs_real']:.2f} "
-                      f"| {p['conditional_accuracy']:.1%} | {p['min_class_fraction']:.1%} |" for p in c]
+                      "", "| w | guided while | samples | FID | real vs real | conditional accuracy | rarest class |",
+                      "|---|---|---|---|---|---|---|"]
+            lines += [f"| {p['w']:g} | {p.get('guided_while', 'every step')} | {p['n_samples']} | {p['fid']:.2f} "
+                      f"| {p['fid_real_vs_real']:.2f} | {p['conditional_accuracy']:.1%} "
+                      f"| {p['min_class_fraction']:.1%} |" for p in c]
         if "class_histogram" in m:
             lines += ["", "Class histogram of the samples (by the classifier):", "",
                       "| " + " | ".join(m["class_histogram"]) + " |", "|" + "---|" * len(m["class_histogram"]),

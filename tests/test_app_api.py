@@ -204,6 +204,19 @@ def test_ddpm_guided_chain_shows_both_predictions_and_their_mix(client):
     assert f["eps_c"] is None and f["cfg"] == "" and "· ε_θ) + σ_t z" in f["numbers"]
 
 
+def test_fashion_guides_only_while_t_is_at_most_500(client):
+    """ddpm-cond-fashion ships with a guidance interval: above t = 500 a step is the conditional model alone."""
+    client.predict("Fashion-MNIST", 5, "7", 3.0, api_name="/ddpm_reset")
+    f = client.predict("beta", "7", 3.0, api_name="/ddpm_step1")["frames"][-1]
+    assert f["t"] == 999 and "not guided here" in f["cfg"] and f["eps_c"] and f["eps_u"] is None
+    client.predict(501, "beta", "7", 3.0, api_name="/ddpm_jump")
+    f = client.predict("beta", "7", 3.0, api_name="/ddpm_step1")["frames"][-1]  # the step from t = 501: not guided
+    assert f["t"] == 500 and f["eps_u"] is None
+    f = client.predict("beta", "7", 3.0, api_name="/ddpm_step1")["frames"][-1]  # from t = 500: guided, eq. 6
+    assert f["t"] == 499 and "w = <b>3</b>" in f["cfg"] and "guided while t ≤ 500" in f["cfg"]
+    assert data_image(f["eps_u"]).shape == (28, 28)
+
+
 def test_ddpm_guided_row_and_class_samples(client):
     row, md = client.predict("MNIST", "3", 0, 20, api_name="/ddpm_guided_sample")
     h, w = img(row).shape[:2]

@@ -259,6 +259,23 @@ def test_guidance_plugs_into_the_samplers_and_keeps_its_parts():
     assert g.last is not None and g.last.w == 2.0 and g.last.eps.shape == (2, 1, 4, 4)
 
 
+def test_guidance_interval_guides_only_while_t_is_at_most_t_max():
+    calls = []
+
+    def counted(x_t, t, y):
+        calls.append(len(x_t))
+        return toy_cond_eps(x_t, t, y)
+    x, y = torch.randn(2, 1, 4, 4), torch.tensor([3, 4])
+    g = D.Guidance(counted, y, 2.0, 10, t_max=500)
+    t_hi, t_lo = torch.full((2,), 501), torch.full((2,), 500)
+    assert torch.equal(g(x, t_hi), toy_cond_eps(x, t_hi, y))  # above the interval: the conditional model alone ...
+    assert calls == [2] and g.last.w == 0 and g.last.eps_uncond is None  # ... in one pass, no unconditional one
+    null = torch.full((2,), 10)
+    torch.testing.assert_close(g(x, t_lo), 3 * toy_cond_eps(x, t_lo, y) - 2 * toy_cond_eps(x, t_lo, null))
+    assert calls == [2, 4] and g.last.w == 2.0  # inside: eq. 6, one doubled pass
+    assert torch.equal(D.Guidance(counted, y, 2.0, 10)(x, t_hi), D.guided_eps(toy_cond_eps, x, t_hi, y, 2.0, 10).eps)
+
+
 def test_label_dropout_rate_matches_p_uncond():
     y = torch.randint(0, 10, (200_000,), generator=torch.Generator().manual_seed(1))
     for p in (0.1, 0.2):

@@ -64,7 +64,8 @@ def test_model_card_names_how_it_was_measured(tmp_path):
                                                        "conditional_accuracy": 0.95, "guidance_curve": [point]}))
     write_card(tmp_path)
     card = (tmp_path / "README.md").read_text()
-    assert "| 2 | 1000 | 7.25 | 3.10 | 99.1% | 9.5% |" in card and "| conditional accuracy | 0.95 |" in card
+    assert "| 2 | every step | 1000 | 7.25 | 3.10 | 99.1% | 9.5% |" in card
+    assert "| conditional accuracy | 0.95 |" in card
 
 
 def test_requested_labels_and_conditional_accuracy():
