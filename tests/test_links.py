@@ -69,6 +69,9 @@ def test_a_ddpm_link_runs_the_chain_to_t_and_opens_the_forward_view(browser, app
     expect(page.get_by_label("seed of x_T")).to_have_value("42")
     expect(page.locator("input[value='Fashion-MNIST']:visible")).to_be_checked()
     expect(page.locator("#ddpm-numbers")).to_contain_text("Algorithm 2")
+    expect(page.locator("#ddpm-w input[type=number]")).to_have_value("3")  # Fashion's shipped w, not MNIST's
+    page.locator("#ddpm-class input").click()
+    expect(page.get_by_role("option", name="7: Sneaker", exact=True)).to_be_visible()  # its class names
     page.close()
     page = _open(browser, app_url + "?tab=ddpm&view=forward&ft=300&sched=cosine")
     _selected(page, "Forward: add noise")

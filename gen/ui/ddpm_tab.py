@@ -441,6 +441,12 @@ GUIDANCE = ("**Classifier-free guidance** (Ho & Salimans 2022): one U-Net learne
             "halved at the same accuracy). Pick a class above; each row below starts from the same x_T.")
 
 
+def dataset_controls(names: set, ds: str, w: float):
+    """On page open (a link may name the dataset): its class names in the picker, and its model's shipped w unless
+    the link names a w."""
+    return gr.Dropdown(choices=class_choices(ds)), w if "w" in names else hub.REGISTRY[_name(ds, True)].guidance
+
+
 def first_chain(names: set, ds: str, seed: float, cls: str | None, w: float, target: float, var: str):
     """The chain on page open: x_T from the seed; run down to t when a lecture link names one (?tab=ddpm&t=500)."""
     view, c = reset(ds, seed, cls, w)
@@ -566,6 +572,7 @@ def _wire_chain(v: SimpleNamespace) -> None:
     v.pause.click(**stop, **cut).then(pause, [v.chain, v.shown], out, api_name=False, show_progress="hidden")
     v.jump.click(**stop, **cut).then(jump, [v.chain, v.target, v.var, *guide, v.shown], out, api_name="ddpm_jump",
                                      **cut, **HEAVY)
+    links.on_load("ddpm", dataset_controls, [v.ds, v.w], [v.cls, v.w], with_names=True, api_name=False)
     links.on_load("ddpm", first_chain, [v.ds, v.seed, v.cls, v.w, v.target, v.var], out, with_names=True,
                   show_progress="hidden")
 
