@@ -305,6 +305,8 @@ def recipe(info: dict) -> str:
         parts.append("DiffAugment (D sees every image, real or fake, randomly shifted and cut out)")
     if info.get("epochs_done"):
         parts.append(f"{info['epochs_done']} epochs on {info.get('hardware', 'unknown hardware')}")
+    if info.get("continued_from"):  # the recipe above is the last run's: say what came before
+        parts.append(f"continued from {info['continued_from']}")
     return "; ".join(parts)
 
 

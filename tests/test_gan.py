@@ -238,6 +238,8 @@ def test_recipe_names_every_trick_in_the_lectures_terms():
     assert "moving average of G's weights (decay 0.999)" in r and "DiffAugment" in r and "spectral" not in r
     assert "400 epochs on CPU" in r and "3x3" in gan.recipe({"deep": True})
     assert "minimax loss" in gan.recipe({"loss": "minimax", "k": 2}) and "k = 2 D steps" in gan.recipe({"k": 2})
+    assert gan.recipe({"loss": "hinge", "continued_from": "the non-saturating GAN"}).endswith(
+        "continued from the non-saturating GAN")  # a recipe changed along the way says what came first
     assert gan.recipe({}) == ""  # no training.json: nothing to say
     assert "matching-aware D" in gan.recipe({"mismatch": True, "mode_seeking": 0.1}) and "weight 0.1" in gan.recipe(
         {"mode_seeking": 0.1})
