@@ -94,3 +94,18 @@ def test_closed_sessions_are_dropped_and_open_ones_kept():
     assert set(holder.session_data) == {"closed-new", "open-old", "closed-busy"}
     assert "closed-old" not in holder.time_last_used and "closed-old" not in queue.pending_event_ids_session
     assert not queue.pending_messages_per_session
+
+
+def test_lean_gradio_rebuilds_the_queue_analytics_rarely_and_keeps_a_deployments_setting(monkeypatch):
+    import gradio as gr
+
+    from gen.ui import common
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_CACHE_FREQUENCY", "")  # recorded, so that the test leaves it as it was
+    monkeypatch.delenv("GRADIO_ANALYTICS_CACHE_FREQUENCY")
+    monkeypatch.setenv("GRADIO_ANALYTICS_MAX_EVENTS", "77")  # set by whoever deploys it: kept
+    common.lean_gradio()
+    with gr.Blocks() as demo:
+        gr.Button().click(lambda: None)
+    demo.queue()
+    assert demo._queue.ANAYLTICS_CACHE_FREQUENCY == 1000 and demo._queue.ANALYTICS_MAX_EVENTS == 77
