@@ -193,8 +193,9 @@ def test_cgan_judge_right_and_wrong_label(client):
 
 def test_ddpm_guided_chain_shows_both_predictions_and_their_mix(client):
     client.predict("MNIST", 5, "7", 2.0, api_name="/ddpm_reset")
+    client.predict(600, "beta", "7", 2.0, api_name="/ddpm_jump")  # guided while t <= 600 (the model's interval)
     f = client.predict("beta", "7", 2.0, api_name="/ddpm_step10")["frames"][-1]
-    assert f["t"] == 990 and "w = <b>2</b>" in f["cfg"] and "y = <b>7</b>" in f["cfg"] and "eq. 6" in f["cfg"]
+    assert f["t"] == 590 and "w = <b>2</b>" in f["cfg"] and "y = <b>7</b>" in f["cfg"] and "eq. 6" in f["cfg"]
     assert "· ε̃) + σ_t z" in f["numbers"] and "ε_θ" not in f["numbers"]  # Algorithm 2 runs on the guided ε̃
     c, u, g = (data_image(f[k]).astype(float) for k in ("eps_c", "eps_u", "eps"))
     assert c.shape == u.shape == g.shape == (28, 28) and "‖ε_c − ε_∅‖/28 = " in f["cfg"]
