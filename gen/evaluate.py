@@ -82,7 +82,7 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
              guidance: float | None = None, t_max: int | None | str = "shipped") -> dict:
     """FID against the test set, its real-vs-real baseline, the class histogram; the test ELBO for VAEs; for
     conditional models, n balanced samples (label i % 10) and the conditional accuracy."""
-    from gen.sample import family, generate, requested_labels
+    from gen.sample import family, generate, guidance_t_max, requested_labels
 
     model = hub.load(name)
     ds = model.dataset
@@ -106,7 +106,7 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
                           + (", bf16" if bf16 else ""))
         if asked is not None:
             out["guidance_w"] = hub.REGISTRY[name].guidance if guidance is None else guidance
-            t_max = hub.REGISTRY[name].guidance_t_max if t_max == "shipped" else t_max
+            t_max = guidance_t_max(name, t_max)
             out["guided_while"] = "every step" if t_max is None else f"t <= {t_max}"
     if family(name) in ("vae", "ae"):
         out.update(test_elbo(model, x_test, device))
@@ -133,7 +133,7 @@ def main() -> None:
     p.add_argument("--bf16", action="store_true", help="DDPM models: sample with the U-Net under bfloat16 autocast")
     p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w (default: "
                    "the model's shipped w)")
-    from gen.sample import add_t_max
+    from gen.sample import add_t_max, guidance_t_max
 
     add_t_max(p)
     p.add_argument("--curve", default=None, help="conditional DDPMs: also measure these guidance weights, e.g. "
@@ -147,8 +147,7 @@ def main() -> None:
     kw["t_max"] = a.guidance_t_max
     r = evaluate(a.model, a.n, guidance=a.guidance, **kw)
     if a.curve:  # at every step and, if guidance is limited to an interval, there too: what the interval buys
-        ws, t_max = [float(w) for w in a.curve.split(",")], kw.pop("t_max")
-        t_max = hub.REGISTRY[a.model].guidance_t_max if t_max == "shipped" else t_max
+        ws, t_max = [float(w) for w in a.curve.split(",")], guidance_t_max(a.model, kw.pop("t_max"))
         r["guidance_curve"] = [p for tm in dict.fromkeys([None, t_max])
                                for p in guidance_curve(a.model, ws, a.curve_n, t_max=tm, **kw)]
     print(json.dumps(r, indent=2))

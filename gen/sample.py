@@ -58,7 +58,7 @@ def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int
     fam, out = family(name), []
     ys = requested_labels(name, n, label)
     w = hub.REGISTRY[name].guidance if guidance is None else guidance
-    t_max = hub.REGISTRY[name].guidance_t_max if t_max == "shipped" else t_max
+    t_max = guidance_t_max(name, t_max)
     for i in range(0, n, batch):
         m = min(batch, n - i)
         y = None if ys is None else torch.as_tensor(ys[i:i + m]).long().to(device)
@@ -80,6 +80,11 @@ def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int
         else:
             raise ValueError(f"{name} is not a generative model")
     return np.concatenate(out)
+
+
+def guidance_t_max(name: str, t_max: int | None | str = "shipped") -> int | None:
+    """The largest t guided at: the model's shipped one for "shipped", else as given (None: every step)."""
+    return hub.REGISTRY[name].guidance_t_max if t_max == "shipped" else t_max
 
 
 def add_t_max(p: argparse.ArgumentParser) -> None:
