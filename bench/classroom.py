@@ -1,13 +1,15 @@
 """A class of N students on one app at once: the lecturer says "set seed 42, press Play", and they all do.
 
-python bench/classroom.py [--students 40] [--sliders 10] [--seconds 30] [--pages 3] [--url URL --pid PID]
+python bench/classroom.py [--students 40] [--sliders 10] [--seconds 30] [--pages 3] [--lecturer-first]
+                          [--url URL --pid PID]
 
 Without --url it starts `python app.py` on a free port (as tests do) and stops it after. Each student is a
 session speaking Gradio's HTTP protocol as the page does (see Session): it opens the app, presses Reset + Play
 on the DDPM chain (half on the lecturer's seed 42, half on their own) and Play in the playground, both at once;
 --sliders more visitors move sliders meanwhile (VAE decode, GAN seed, DDPM forward t). During the load, --pages
 real Chromium pages play the DDPM chain and their painted frames/s are counted. Then everyone leaves, and the app
-is asked what it is still computing.
+is asked what it is still computing. --lecturer-first: the lecturer plays seed 42 on the projector before the class
+does (the warm-up plays it to the end instead of seed 1), as in a lecture; without it nobody has played it yet.
 
 Prints per Play: time to first frame (median, p95, max); the DDPM animation each student would see (frames/s of a
 player painting at 25/s from the frames as they arrived) and the playground's updates/s; light events' round trip
@@ -410,6 +412,8 @@ def main() -> None:
     p.add_argument("--toy", default="/toy_ddpm_play", help="the playground's Play endpoint")
     p.add_argument("--procs", type=int, default=4, help="processes the simulated students run in (the sliders have "
                    "one more of their own)")
+    p.add_argument("--lecturer-first", action="store_true", help="the lecturer plays seed 42 to the end before the "
+                   "class presses Play (default: a seed nobody plays)")
     p.add_argument("--url")
     p.add_argument("--pid", type=int)
     a = p.parse_args()
@@ -430,14 +434,15 @@ def run(a, url: str, pid: int | None) -> None:
     # warm up as one visitor: models loaded, one chain and one playground Play, as before a lecture
     app = App(url)
     warm = Session(app)
-    warm.call("/ddpm_reset", {"ds": "MNIST", "seed": 1})
+    warm.call("/ddpm_reset", {"ds": "MNIST", "seed": LECTURER_SEED if a.lecturer_first else 1})
     stream(warm, "/ddpm_play", {"v": "beta", "every": EVERY}, 60, Stats(), {}, lambda o: 1)
     stream(warm, a.toy, {}, 5, Stats(), {}, lambda o: 1)
     time.sleep(20)  # the app's housekeeping trims the heap every 15 s
     rss_warm, _ = rss_mb(pid)
     engine_warm = sum(rss_mb(c)[0] or 0.0 for c in _children(pid)) if pid else 0.0
-    print(f"{a.students} students (half on seed {LECTURER_SEED}), {a.sliders} on sliders, {a.pages} browser pages, "
-          f"{a.seconds:g} s on each Play; RSS warm {fmt_mb(rss_warm)}")
+    print(f"{a.students} students (half on seed {LECTURER_SEED}"
+          f"{', which the lecturer played first' if a.lecturer_first else ''}), {a.sliders} on sliders, "
+          f"{a.pages} browser pages, {a.seconds:g} s on each Play; RSS warm {fmt_mb(rss_warm)}")
     # The students run in --procs processes (threads in each), the sliders in one more: 50 clients in one process
     # would share one GIL, and the light events' round trips would measure the benchmark's own queue for it (parsing
     # the students' frames), not the app's.
