@@ -418,6 +418,7 @@ def main() -> None:
     p.add_argument("--pid", type=int)
     a = p.parse_args()
     proc, url = (None, a.url) if a.url else launch_app()
+    url = url.rstrip("/")  # launch_app gives "http://host:port/"; paths are appended with their own "/"
     # 40 students bring 40 machines; here their clients and browsers share the app's 2 cores. Run them below the
     # app's priority (its pool's workers are at nice 5), so the figures are the app's, not the load generator's.
     os.nice(10)
