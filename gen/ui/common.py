@@ -76,6 +76,10 @@ def class_choices(ds: str) -> list[tuple[str, str]]:
 CSS = """
 /* Small images (a 28x28 frame) fill their box, upscaled by the browser pixel for pixel. */
 .crisp img { image-rendering: pixelated; object-fit: contain !important; }
+/* An image's label floats over its top rows (Gradio's default): the image starts below it (it hid the latent map's
+   first row). */
+.block:has(> label.float) > .image-container { padding-top: 30px; box-sizing: border-box; }
+body.present .block:has(> label.float) > .image-container { padding-top: 38px; }
 .numbers { font-family: ui-monospace, monospace; font-size: 1.05rem; }
 .banner { border-left: 6px solid #d33; padding-left: .6rem; }
 .fill-triggers { display: none !important; }  /* links.wire: each tab's first view, filled when first shown */
