@@ -64,6 +64,18 @@ def test_chamfer_small_for_the_same_distribution_large_for_a_collapse():
 
 # ---- GAN: Algorithm 1, one line at a time ----------------------------------------------------
 
+def test_the_chains_distance_to_the_data_is_the_chamfer_of_its_x0_computed_once_per_chain(monkeypatch):
+    tr = toy.DDPMTrainer(toy.make_data("moons", 400, 0), T=20)
+    chain = tr.chain(n=100)
+    want = toy.chamfer(chain[0], tr.data.x[tr.view_idx])
+    assert tr.chamfer_to_data(chain) == pytest.approx(want)
+    calls = []
+    monkeypatch.setattr("gen.toy.trainers.chamfer", lambda *a: calls.append(a) or 0.0)
+    assert tr.chamfer_to_data(chain) == pytest.approx(want) and not calls  # the same chain: kept
+    tr.step(1)
+    assert tr.chamfer_to_data(tr.chain(n=100)) == 0.0 and len(calls) == 1  # a new chain: measured again
+
+
 def test_d_step_updates_only_d_and_g_step_only_g():
     tr = toy.GANTrainer(toy.make_data("ring", 500, 0), seed=0)
     g0, d0 = params(tr.G), params(tr.D)

@@ -267,7 +267,7 @@ def _ddpm_algorithms(tr: toy.DDPMTrainer, t: int, mode: str) -> str:
 
 def _ddpm_numbers(tr: toy.DDPMTrainer, t: int, chain: np.ndarray, note: str) -> str:
     ab = float(tr.sch.alpha_bar[t])
-    dist = toy.chamfer(chain[0], tr.data.x[tr.view_idx])
+    dist = tr.chamfer_to_data(chain)
     lines = [f"updates <b>{tr.updates:,}</b> / {toy.CAP:,} · L<sub>simple</sub> = <b>{_f(tr.loss)}</b> (last batch; "
              "1 = knows nothing)",
              f"t = <b>{t}</b> ({tr.schedule}, T = {tr.T}): β<sub>t</sub> = {float(tr.sch.beta[t]):.4f}, "
