@@ -76,6 +76,22 @@ def test_the_chains_distance_to_the_data_is_the_chamfer_of_its_x0_computed_once_
     assert tr.chamfer_to_data(tr.chain(n=100)) == 0.0 and len(calls) == 1  # a new chain: measured again
 
 
+def test_playground_adam_is_fused_where_torch_has_it_and_plain_where_not(monkeypatch):
+    from gen.toy import trainers
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    assert trainers._adam(params, 1e-3).defaults["fused"]  # torch 2.4+ on a CPU
+    real = torch.optim.Adam
+
+    def old_torch(p, fused=None, **kw):  # a torch without a fused CPU Adam refuses the argument
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
+        return real(p, **kw)
+
+    monkeypatch.setattr(torch.optim, "Adam", old_torch)
+    opt = trainers._adam(iter(params), 1e-3, betas=(0.5, 0.999))  # a generator, as .parameters() gives
+    assert not opt.defaults["fused"] and opt.defaults["betas"] == (0.5, 0.999) and opt.param_groups[0]["params"]
+
+
 def test_d_step_updates_only_d_and_g_step_only_g():
     tr = toy.GANTrainer(toy.make_data("ring", 500, 0), seed=0)
     g0, d0 = params(tr.G), params(tr.D)
