@@ -79,7 +79,11 @@ CSS = """
 /* An image's label floats over its top rows (Gradio's default): the image starts below it (it hid the latent map's
    first row). */
 .block:has(> label.float) > .image-container { padding-top: 30px; box-sizing: border-box; }
-body.present .block:has(> label.float) > .image-container { padding-top: 38px; }
+body.present .block:has(> label.float) > .image-container { padding-top: 38px !important; }
+/* Gallery captions (D(G(z)) on each sample) compact and half see-through: they covered the bottom of every digit. */
+.thumbnail-item .caption-label { background: color-mix(in srgb, var(--background-fill-primary) 70%, transparent);
+                                 border: none; padding: 0 .25em; font-size: .85em; line-height: 1.3; }
+body.present .thumbnail-item .caption-label { font-size: 17px !important; }
 .numbers { font-family: ui-monospace, monospace; font-size: 1.05rem; }
 .banner { border-left: 6px solid #d33; padding-left: .6rem; }
 .fill-triggers { display: none !important; }  /* links.wire: each tab's first view, filled when first shown */
