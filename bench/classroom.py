@@ -39,7 +39,7 @@ from gradio_client import Client  # noqa: E402 - only to name each endpoint's pa
 from gradio_client.utils import apply_diff  # noqa: E402
 
 from bench.load import Stats, fmt_mb, pct, pid_on_port, rss_mb  # noqa: E402
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, launch_app  # noqa: E402
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, chromium_page, launch_app  # noqa: E402
 
 LECTURER_SEED, EVERY, PLAY_FPS = 42, 5, 25
 LIGHT = {"/vae_decode": lambda i, k: {"z1": (k % 11 - 5) / 2, "z2": (i % 7 - 3) / 2, "ds": "MNIST"},
@@ -438,6 +438,12 @@ def run(a, url: str, pid: int | None) -> None:
     warm.call("/ddpm_reset", {"ds": "MNIST", "seed": LECTURER_SEED if a.lecturer_first else 1})
     stream(warm, "/ddpm_play", {"v": "beta", "every": EVERY}, 60, Stats(), {}, lambda o: 1)
     stream(warm, a.toy, {}, 5, Stats(), {}, lambda o: 1)
+    if a.pages:  # the lecturer's browser opened the page before the class: a real page's first visit warms too
+        with chromium_page(url) as p:
+            p.get_by_role("tab", name="DDPM diffusion").click()
+            p.wait_for_selector("#ddpm-xt img", timeout=120_000)
+            p.locator("#ddpm-play").click()
+            p.wait_for_timeout(5000)
     time.sleep(20)  # the app's housekeeping trims the heap every 15 s
     rss_warm, _ = rss_mb(pid)
     engine_warm = sum(rss_mb(c)[0] or 0.0 for c in _children(pid)) if pid else 0.0
