@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -342,6 +343,26 @@ def visitors(k: int, a, app: App, go, stop, results) -> None:
                  out))
 
 
+def _proc_stat(path: Path) -> tuple[str, list[str]]:
+    """A process's /proc/PID/stat: its name and the fields after it (state, ppid, ...; utime and stime at 11, 12)."""
+    head, tail = path.read_text().rsplit(")", 1)
+    return head.split("(", 1)[1], tail.split()
+
+
+def _cpu(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, name, stat fields) of every process still there."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = _proc_stat(stat)
+        except (OSError, IndexError, ValueError):
+            continue
+        yield int(stat.parent.name), name, fields
+
+
 def cpu_seconds(pid: int | None, children: bool = False) -> float:
     """CPU time (user + system) a process has used so far: the app's, or this benchmark's own (pid None); with
     `children`, its live child processes' too (the app's film engine)."""
@@ -351,8 +372,7 @@ def cpu_seconds(pid: int | None, children: bool = False) -> float:
     total = 0.0
     for p in [pid] + (_children(pid) if children else []):
         try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            total += _cpu(_proc_stat(Path(f"/proc/{p}/stat"))[1])
         except (OSError, IndexError, ValueError):
             return float("nan") if p == pid else total
     return total
@@ -361,27 +381,11 @@ def cpu_seconds(pid: int | None, children: bool = False) -> float:
 def named_cpu_seconds(name: str) -> float:
     """CPU time used so far by every process whose name contains `name` (the Chromium pages': on this machine they
     take the app's CPU, where a real class's browsers run on the students' own laptops)."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            head, tail = stat.read_text().rsplit(")", 1)
-            if name in head.split("(", 1)[1]:
-                fields = tail.split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
+    return sum(_cpu(fields) for _, comm, fields in _processes() if name in comm)
 
 
 def _children(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(stat.parent.name))
-        except (OSError, IndexError, ValueError):
-            continue
-    return out
+    return [p for p, _, fields in _processes() if int(fields[1]) == pid]
 
 
 def sample_peak(pid: int | None, stop: threading.Event, peak: list[float]) -> None:
