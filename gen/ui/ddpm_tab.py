@@ -436,10 +436,11 @@ until x_T is pure noise. **Reverse:** a U-Net ε_θ(x_t, t) learned to predict t
 GUIDANCE = ("**Classifier-free guidance** (Ho & Salimans 2022): one U-Net learned both ε_θ(x_t, t, y) and, with the "
             "label dropped, ε_θ(x_t, t, ∅). Sampling uses ε̃ = (1 + w) ε_θ(x_t, t, y) − w ε_θ(x_t, t, ∅): w > 0 "
             "pushes past the conditional model, away from the unconditional one. Both models guide only in an "
-            "interval, while t ≤ 600 (MNIST) or 500 (Fashion-MNIST) (Kynkäänniemi et al. 2024): at the noisiest "
-            "steps guidance pulls every sample toward one typical image of the class; later it sharpens the class "
-            "and keeps the variety (the cards: FID well below guiding at every step, at the same accuracy). Pick a "
-            "class above; each row below starts from the same x_T.")
+            f"interval, while t ≤ {hub.REGISTRY['ddpm-cond-mnist'].guidance_t_max} (MNIST) or "
+            f"{hub.REGISTRY['ddpm-cond-fashion'].guidance_t_max} (Fashion-MNIST) (Kynkäänniemi et al. 2024): at the "
+            "noisiest steps guidance pulls every sample toward one typical image of the class; later it sharpens the "
+            "class and keeps the variety (the cards: FID well below guiding at every step, at the same accuracy). "
+            "Pick a class above; each row below starts from the same x_T.")
 
 
 def dataset_controls(names: set, ds: str, w: float):
