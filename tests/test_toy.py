@@ -62,8 +62,6 @@ def test_chamfer_small_for_the_same_distribution_large_for_a_collapse():
     assert toy.chamfer(a, b) < 0.15 < toy.chamfer(collapsed, b)
 
 
-# ---- GAN: Algorithm 1, one line at a time ----------------------------------------------------
-
 def test_the_chains_distance_to_the_data_is_the_chamfer_of_its_x0_computed_once_per_chain(monkeypatch):
     tr = toy.DDPMTrainer(toy.make_data("moons", 400, 0), T=20)
     chain = tr.chain(n=100)
@@ -91,6 +89,8 @@ def test_playground_adam_is_fused_where_torch_has_it_and_plain_where_not(monkeyp
     opt = trainers._adam(iter(params), 1e-3, betas=(0.5, 0.999))  # a generator, as .parameters() gives
     assert not opt.defaults["fused"] and opt.defaults["betas"] == (0.5, 0.999) and opt.param_groups[0]["params"]
 
+
+# ---- GAN: Algorithm 1, one line at a time ----------------------------------------------------
 
 def test_d_step_updates_only_d_and_g_step_only_g():
     tr = toy.GANTrainer(toy.make_data("ring", 500, 0), seed=0)
