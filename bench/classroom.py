@@ -194,7 +194,8 @@ def animation_fps(arrivals: list[float], fps: float = PLAY_FPS) -> float:
     return (len(arrivals) - 1) / max(shown - arrivals[0], 1e-9) if len(arrivals) > 1 else 0.0
 
 
-def stream(s: Session, name: str, chosen: dict, seconds: float, stats: Stats, out: dict, frames_of) -> None:
+def stream(s: Session, name: str, chosen: dict, seconds: float, stats: Stats, out: dict, frames_of,
+           seed: int | None = None) -> None:
     """Join a streaming endpoint; record the time to its first output and when each frame arrived (the messages'
     diffs applied, as the page does); leave after `seconds` (cancel, as Pause or a closed page does)."""
     t0 = time.perf_counter()
@@ -221,7 +222,7 @@ def stream(s: Session, name: str, chosen: dict, seconds: float, stats: Stats, ou
     if eid is not None:
         s.cancel(name, eid)
     stats.add(name, first if first is not None else time.perf_counter() - t0, error)
-    out.setdefault(name, []).append({"first": first, "arrivals": arrivals})
+    out.setdefault(name, []).append({"first": first, "arrivals": arrivals, "seed": seed})
 
 
 def toy_frames(o) -> int:
@@ -248,7 +249,7 @@ def student(i: int, app: App, a, stats: Stats, out: dict, go: threading.Barrier)
         stats.add("/ddpm_reset", time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:150]}")
         return
     ddpm = threading.Thread(target=stream, args=(s, "/ddpm_play", {"v": "beta", "every": EVERY}, a.seconds, stats,
-                                                 out, lambda o: len(o[0]["frames"])))
+                                                 out, lambda o: len(o[0]["frames"]), seed))
     toy = threading.Thread(target=stream, args=(s, a.toy, {}, a.seconds, stats, out, toy_frames))
     ddpm.start(), toy.start()
     ddpm.join(), toy.join()
@@ -508,9 +509,10 @@ def run(a, url: str, pid: int | None) -> None:
         if name == "/ddpm_play":
             fps = [animation_fps(r["arrivals"]) for r in runs if len(r["arrivals"]) > 1]
             print(summary("  DDPM animation a 25 fps player shows", fps, "frames/s"))
-            own = [animation_fps(r["arrivals"]) for i, r in enumerate(runs) if len(r["arrivals"]) > 1 and i % 2]
-            print(summary("  ... of which students on their own seed (order of finishing, approx.)", own,
-                          "frames/s"))
+            for who, mine in (("the lecturer's seed", True), ("their own seed", False)):
+                xs = [animation_fps(r["arrivals"]) for r in runs
+                      if len(r["arrivals"]) > 1 and (r["seed"] == LECTURER_SEED) == mine]
+                print(summary(f"  ... of which students on {who}", xs, "frames/s"))
         else:
             ups = [(len(r["arrivals"]) - 1) / max(r["arrivals"][-1] - r["arrivals"][0], 1e-9)
                    for r in runs if len(r["arrivals"]) > 1]

@@ -18,6 +18,7 @@ import torch
 from gen import diffusion, hub
 from gen.latent import seed_to_z, seeds_to_z
 from gen.sample import eps_in_chunks
+from gen.unet import UNet, bf16_sampling_default
 
 
 def median_ms(fn: Callable[[], object], n: int, warmup: int = 3) -> float:
@@ -49,13 +50,21 @@ def main() -> None:
     sch = diffusion.schedule_of(m)
     x = diffusion.noise((1, 1, 28, 28), 0)
     zeros = torch.zeros_like(x)
-    print(f"DDPM one step, 1 image:             "
-          f"{median_ms(lambda: diffusion.p_sample(m, x, 500, sch, zeros), 200):8.2f} ms  (target <= 10)")
-    print(f"DDPM full chain T=1000, 1 image:    "
-          f"{median_ms(lambda: diffusion.sample(m, sch, x, 0), 3, 1) / 1000:8.2f} s   (target <= 10)")
+    x20 = diffusion.noise((20, 1, 28, 28), 0)
     x16 = diffusion.noise((16, 1, 28, 28), 0)
-    print(f"DDIM 50 steps, 16 images:           "
-          f"{median_ms(lambda: diffusion.ddim_sample(m, sch, x16, 50), 5, 1) / 1000:8.2f} s   (target <= 3)")
+    print(f"the app samples its U-Nets under bf16 autocast on this CPU: {'yes' if bf16_sampling_default() else 'no'}")
+    for bf16 in (False, True):
+        UNet.bf16_sampling = bf16
+        kind = "bf16" if bf16 else "fp32"
+        print(f"DDPM one step, 1 image, {kind}:       "
+              f"{median_ms(lambda: diffusion.p_sample(m, x, 500, sch, zeros), 200):8.2f} ms  (target <= 10)")
+        print(f"DDPM one step, 20 chains, {kind}:     "
+              f"{median_ms(lambda: diffusion.p_sample(m, x20, 500, sch, 0 * x20), 50):8.2f} ms  (a class's films)")
+        print(f"DDPM full chain T=1000, 1 image, {kind}: "
+              f"{median_ms(lambda: diffusion.sample(m, sch, x, 0), 3, 1) / 1000:5.2f} s   (target <= 10)")
+        print(f"DDIM 50 steps, 16 images, {kind}:     "
+              f"{median_ms(lambda: diffusion.ddim_sample(m, sch, x16, 50), 5, 1) / 1000:8.2f} s   (target <= 3)")
+    UNet.bf16_sampling = bf16_sampling_default()
     # classifier-free guidance: eps_theta(x_t, t, y) and eps_theta(x_t, t, null) as one doubled batch or two passes
     c = hub.load("ddpm-cond-mnist")
     for n in (1, 16):

@@ -1,7 +1,11 @@
 """A small U-Net noise predictor eps_theta(x_t, t) for 28x28 images, sized for a 2-core CPU."""
 from __future__ import annotations
 
+import functools
 import math
+import os
+from pathlib import Path
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +19,22 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     freqs = torch.exp(-math.log(10000) * torch.arange(half, device=t.device) / half)
     args = t.float()[:, None] * freqs[None]
     return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
+
+
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """This CPU multiplies bfloat16 in hardware (AMX or AVX512-BF16); elsewhere bf16 is emulated, and slower."""
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        return False
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
+
+
+def bf16_sampling_default() -> bool:
+    """The app's choice for UNet.bf16_sampling: GENLAB_BF16=1 or 0 if set, else whether the CPU has bf16 units."""
+    env = os.environ.get("GENLAB_BF16", "")
+    return env == "1" if env else cpu_has_bf16()
 
 
 class ResBlock(nn.Module):
@@ -35,6 +55,13 @@ class UNet(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["ddpm",
 
     num_classes > 0 makes it eps_theta(x_t, t, y) for classifier-free guidance: a learned embedding of y is added
     to the time embedding; label `num_classes` is the null class (no label), which y=None also means."""
+
+    # Sampling (no gradients) on a CPU runs under bfloat16 autocast when this is set, as the app does where the CPU
+    # has bf16 units: 20 chains step 2.3x faster there, a DDIM grid of 16 2.2x (bench/compute.py), and x_0 differs
+    # from float32's by under a grey level on average. Below bf16_min_rows images its conversions cost more than they
+    # save (one image: 5.5 -> 6.4 ms). Training (gradients) is never affected.
+    bf16_sampling: ClassVar[bool] = False
+    bf16_min_rows: ClassVar[int] = 3
 
     def __init__(self, ch: int = 32, mult: tuple[int, int, int] = (1, 2, 4), T: int = 1000,
                  schedule: str = "linear", dataset: str = "mnist", num_classes: int = 0):
@@ -61,6 +88,13 @@ class UNet(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["ddpm",
         return self.num_classes
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if (self.bf16_sampling and len(x) >= self.bf16_min_rows and x.device.type == "cpu"
+                and not torch.is_grad_enabled()):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return self._eps(x, t, y).float()
+        return self._eps(x, t, y)
+
+    def _eps(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         temb = self.t_mlp(timestep_embedding(t, self.ch))
         if self.num_classes:
             y = torch.full_like(t, self.null_class, dtype=torch.long) if y is None else y

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from gen import diffusion as D
-from gen.unet import UNet, timestep_embedding
+from gen.unet import UNet, bf16_sampling_default, timestep_embedding
+
+
+@pytest.fixture(autouse=True)
+def float32_unet(monkeypatch):
+    """The math here is checked in float32, whatever the app (imported by other tests) chose for sampling."""
+    monkeypatch.setattr(UNet, "bf16_sampling", False)
 
 
 def oracle(x0: torch.Tensor, sch: D.Schedule):
@@ -193,6 +199,29 @@ def test_unet_shapes_and_embedding():
     emb = timestep_embedding(t, 16)
     assert emb.shape == (3, 16)
     assert emb.abs().max() <= 1 and not torch.allclose(emb[0], emb[1])
+
+
+def test_unet_samples_under_bf16_only_when_set_and_never_with_gradients(monkeypatch):
+    torch.manual_seed(0)
+    model = UNet(ch=8).eval()
+    x, t = torch.randn(4, 1, 28, 28), torch.randint(1, 1001, (4,))
+    with torch.no_grad():
+        full = model(x, t)
+        monkeypatch.setattr(UNet, "bf16_sampling", True)
+        low = model(x, t)
+    assert low.dtype == torch.float32 and not torch.equal(low, full)
+    assert (low - full).abs().mean() < 0.05 * full.abs().mean()
+    with torch.no_grad():  # one or two images: float32 (bf16's conversions cost more than they save)
+        assert torch.allclose(model(x[:2], t[:2]), full[:2], atol=1e-5)
+    trained = model(x, t)  # with gradients, as in training: float32, as ever
+    assert trained.requires_grad and torch.equal(trained.detach(), full)
+
+
+def test_bf16_sampling_is_genlab_bf16_when_set(monkeypatch):
+    monkeypatch.setenv("GENLAB_BF16", "0")
+    assert bf16_sampling_default() is False
+    monkeypatch.setenv("GENLAB_BF16", "1")
+    assert bf16_sampling_default() is True
 
 
 def test_seeded_noise():

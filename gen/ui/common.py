@@ -22,6 +22,7 @@ from gradio import processing_utils
 from gen import data, hub
 from gen.cache import SharedCache
 from gen.images import upscale
+from gen.unet import UNet, bf16_sampling_default
 from gen.work import FairPool, trim_heap
 
 DATASETS = {"MNIST": "mnist", "Fashion-MNIST": "fashion"}
@@ -38,6 +39,10 @@ RESULTS = SharedCache(max_bytes=64 * 2**20)
 # The worker threads (one per core) that share the CPU fairly between jobs: the playground's process trains in it (its
 # threads start at the first job, so the server's own copy costs nothing); Films(process=False) steps films in it.
 POOL = FairPool()
+# The app's U-Nets sample batches of 3 or more under bfloat16 autocast where the CPU has bf16 units (GENLAB_BF16=0 or
+# 1 decides instead): a class's films, batched by the film engine, and the sample grids 2.2x faster there. The film
+# engine's process imports this module too.
+UNet.bf16_sampling = bf16_sampling_default()
 
 
 class Streams:
