@@ -201,6 +201,14 @@ def command() -> str:
     return f"torchrun {nodes}--nproc_per_node {per_node} " + " ".join(sys.argv)
 
 
+def continued_from(prev: dict, unit: str, done: int) -> dict:
+    """A run started with --init from a model whose training.json is `prev` (`done` steps or epochs into it): the
+    earlier run(s), for the new card, so that it names every machine that trained the model."""
+    first = f"first_{unit.rstrip('s')}_of_this_run"
+    earlier = f"{unit} {prev.get(first, 0)}-{done} on {prev['hardware']}: {prev['command']}"
+    return {"continued_from": " then ".join(filter(None, [prev.get("continued_from"), earlier])), first: done}
+
+
 def export(model: nn.Module, args: argparse.Namespace, clock: Clock, **info) -> None:
     """Writes the Hub folder: config.json + model.safetensors, training.json, and the model card."""
     model = copy.deepcopy(model).cpu().eval()

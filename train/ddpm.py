@@ -17,7 +17,19 @@ from tqdm import tqdm
 
 from gen import diffusion
 from gen.images import grid, to_uint8
-from gen.training import EMA, Clock, batches, export, is_main, load_state, parser, save_state, setup, wrap
+from gen.training import (
+    EMA,
+    Clock,
+    batches,
+    continued_from,
+    export,
+    is_main,
+    load_state,
+    parser,
+    save_state,
+    setup,
+    wrap,
+)
 from gen.unet import UNet
 
 p = parser(__doc__, epochs=0, batch=128, lr=2e-4)
@@ -71,10 +83,7 @@ elif args.init:
     ema.model.load_state_dict(model.state_dict())
     prev = json.loads((Path(args.init) / "training.json").read_text())
     step, spent, history = prev["steps"], prev["train_seconds"], prev["history"]
-    first = step
-    earlier = f"steps {prev.get('first_step_of_this_run', 0)}-{step} on {prev['hardware']}: {prev['command']}"
-    provenance = {"continued_from": " then ".join(filter(None, [prev.get("continued_from"), earlier])),
-                  "first_step_of_this_run": step}
+    first, provenance = step, continued_from(prev, "steps", step)
     print(f"initialised from {args.init} (step {step}); optimiser state starts fresh")
 clock = Clock(spent, args.max_minutes)
 net = wrap(model)  # DDP under torchrun: train through net; the EMA, saved state and export use model itself

@@ -17,7 +17,20 @@ from tqdm import tqdm
 from gen.gan import LOSSES, Discriminator, Generator, d_loss, diff_augment, g_loss, mode_seeking
 from gen.images import grid, to_uint8
 from gen.latent import seed_to_z
-from gen.training import EMA, Clock, batches, export, is_main, load_state, n_batches, parser, save_state, setup, wrap
+from gen.training import (
+    EMA,
+    Clock,
+    batches,
+    continued_from,
+    export,
+    is_main,
+    load_state,
+    n_batches,
+    parser,
+    save_state,
+    setup,
+    wrap,
+)
 
 p = parser(__doc__, epochs=40, batch=128, lr=2e-4)
 p.add_argument("--k", type=int, default=1, help="discriminator steps per generator step")
@@ -54,12 +67,14 @@ fixed_z = seed_to_z(1234, args.z_dim, 10).repeat_interleave(10, 0) if nc else se
 fixed_z = fixed_z.to(args.device)
 fixed_y = torch.arange(10, device=args.device).repeat(10) if nc else None
 start, history, spent, snaps = 0, [], 0.0, {}
+provenance = {}  # with --init: the earlier run(s), so the model card names all the hardware that trained it
 if state := load_state(args.state):
     for obj, key in ((G, "G"), (D, "D"), (opt_g, "opt_g"), (opt_d, "opt_d")):
         obj.load_state_dict(state[key])
     if ema:
         ema.model.load_state_dict(state["ema"])
     start, history, spent, snaps = state["epoch"], state["history"], state["seconds"], state["snaps"]
+    provenance = state.get("provenance", {})
     print(f"resumed from {args.state} at epoch {start}")
 if args.init and not state:
     from gen.hub import _from_folder  # noqa: E402 - the same safetensors loading the app uses
@@ -75,6 +90,7 @@ if args.init and not state:
         ema.model.load_state_dict(G.state_dict())
     prev = json.loads((Path(args.init) / "training.json").read_text())
     start, history, spent = prev["epochs_done"], prev["history"], prev["train_seconds"]
+    provenance = continued_from(prev, "epochs", start)
     print(f"initialised from {args.init} (epoch {start}); optimiser state starts fresh")
 clock = Clock(spent, args.max_minutes)
 aug = diff_augment if args.diffaug else (lambda im: im)  # D sees only augmented images, real and fake alike
@@ -84,6 +100,15 @@ step = start * n_batches(len(x), args.batch)
 # plain (no SyncBatchNorm): each rank normalises over its own --batch, as a one-process run does; DDP hands rank 0's
 # running statistics to every rank at each forward, and rank 0's are the ones saved.
 Gn, Dn = wrap(G), wrap(D)
+
+
+def snapshot(epoch: int) -> None:
+    """The fixed-seed sample grid of the generator that ships, kept in the state as the epoch's snapshot."""
+    G_out.eval()
+    with torch.no_grad():
+        snaps[str(epoch)] = torch.from_numpy(grid(to_uint8(G_out(fixed_z, fixed_y), signed=True), 10 if nc else 8))
+
+
 for epoch in range(start, args.epochs):
     G.train(), D.train()
     tot = torch.zeros(4, device=args.device)
@@ -122,21 +147,20 @@ for epoch in range(start, args.epochs):
                     "D_x": round(dx, 4), "D_G_z": round(dgz, 4)})
     print(f"epoch {epoch + 1}: D loss {ld_:.3f}  G loss {lg_:.3f}  D(x) {dx:.3f}  D(G(z)) {dgz:.3f}")
     if epoch + 1 in keep or epoch + 1 == args.epochs or clock.out_of_time():  # the last epoch's grid too
-        G_out.eval()
-        with torch.no_grad():
-            im = to_uint8(G_out(fixed_z, fixed_y), signed=True)
-        snaps[str(epoch + 1)] = torch.from_numpy(grid(im, 10 if nc else 8))
+        snapshot(epoch + 1)
     save_state(args.state, G=G.state_dict(), D=D.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
-               epoch=epoch + 1, history=history, seconds=clock.seconds, snaps=snaps,
+               epoch=epoch + 1, history=history, seconds=clock.seconds, snaps=snaps, provenance=provenance,
                **({"ema": ema.model.state_dict()} if ema else {}))
     if clock.out_of_time():
         break
 if not is_main():
     sys.exit()  # rank 0 alone exports
+if str(len(history)) not in snaps:  # the shipped epoch's grid, also when a run only exports a finished state
+    snapshot(len(history))
 info = dict(n_train=len(x), epochs_done=len(history), k=args.k, loss=args.loss, z_dim=args.z_dim, width=args.width,
             conditional=args.cond, spectral_norm=args.sn, diffaug=args.diffaug, deep=args.deep, mismatch=args.mismatch,
             mode_seeking=args.ms, ema=args.ema,
-            lr_d=args.lr_d or args.lr, history=history)
+            lr_d=args.lr_d or args.lr, **provenance, history=history)
 how = [f"the {args.loss} " + ("loss (D: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))], G: -E[D(G(z))])"
                               if args.loss == "hinge" else "generator loss")]
 how += ["a 3x3 convolution at each resolution of G and D"] * args.deep

@@ -1,0 +1,56 @@
+"""train/*.py's bookkeeping: a run continued from a shipped model (--init) names every run before it in its card."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from gen import data
+from gen.training import continued_from
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_continued_from_chains_the_earlier_runs():
+    gpu = {"hardware": "1x NVIDIA H200", "command": "python train/ddpm.py --steps 100", "steps": 100}
+    one = continued_from(gpu, "steps", 100)
+    assert one == {"continued_from": "steps 0-100 on 1x NVIDIA H200: python train/ddpm.py --steps 100",
+                   "first_step_of_this_run": 100}
+    cpu = {"hardware": "CPU", "command": "python train/ddpm.py --init a --steps 150", **one}
+    two = continued_from(cpu, "steps", 150)
+    assert two["continued_from"] == one["continued_from"] + " then steps 100-150 on CPU: " + cpu["command"]
+    assert two["first_step_of_this_run"] == 150
+
+
+def gan(tmp: Path, *args: str) -> str:
+    r = subprocess.run([sys.executable, "train/gan.py", "--device", "cpu", "--batch", "64", "--width", "8", *args],
+                       cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                       timeout=240)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    return r.stdout
+
+
+def test_gan_continued_from_a_model_keeps_its_lineage_and_the_shipped_epochs_grid(tmp_path):
+    x, y = data.train_sample("mnist")
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, x_train=x[:256], y_train=y[:256], x_test=x[256:320], y_test=y[256:320])
+    first, second = tmp_path / "first" / "gan-mnist", tmp_path / "second" / "gan-mnist"
+    gan(tmp_path, "--data", str(npz), "--epochs", "1", "--run-dir", str(tmp_path / "r1"), "--out", str(first))
+    cont = ["--data", str(npz), "--init", str(first), "--loss", "hinge", "--ema", "0.9", "--epochs", "2",
+            "--run-dir", str(tmp_path / "r2"), "--out", str(second), "--snapshots", "5"]
+    assert "initialised from" in gan(tmp_path, *cont)
+    info = json.loads((second / "training.json").read_text())
+    before = json.loads((first / "training.json").read_text())
+    assert info["continued_from"] == f"epochs 0-1 on {before['hardware']}: {before['command']}"
+    assert info["first_epoch_of_this_run"] == 1 and info["epochs_done"] == 2
+    assert "| continued from | epochs 0-1 on " in (second / "README.md").read_text()
+    assert (second / "snapshots" / "epoch-002.png").exists()  # the shipped epoch, though not asked for
+
+    (second / "snapshots" / "epoch-002.png").unlink()
+    assert "resumed from" in gan(tmp_path, *cont)  # only exports the finished state: the same lineage and grid
+    assert json.loads((second / "training.json").read_text())["continued_from"] == info["continued_from"]
+    assert (second / "snapshots" / "epoch-002.png").exists()
