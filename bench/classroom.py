@@ -276,13 +276,14 @@ def slider(i: int, app: App, stop: threading.Event, stats: Stats, go: threading.
     s.close()
 
 
-def browser_pages(url: str, n: int, seconds: float, result: list) -> None:
-    """n real Chromium pages press Play on the DDPM chain (lecturer's seed and own seeds); painted frames/s."""
+def browser_pages(url: str, n: int, seconds: float, result: list, ready: threading.Event, now: list) -> None:
+    """n real Chromium pages open the DDPM tab and set their seed (lecturer's seed and own seeds) before the class
+    starts, as its students' pages do (`ready` then), and press Play with the class (when `now` holds its start
+    time); painted frames/s, and how long after the class's Play each page's came."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        t0, cpu0 = time.perf_counter(), named_cpu_seconds("chrom")
         pages = []
         for k in range(n):
             p = b.new_page(viewport={"width": 1280, "height": 720})
@@ -294,6 +295,10 @@ def browser_pages(url: str, n: int, seconds: float, result: list) -> None:
             p.get_by_label("seed of x_T").press("Enter")
             p.wait_for_timeout(1500)
             pages.append(p)
+        ready.set()
+        while not now:
+            time.sleep(0.01)
+        t0, cpu0 = time.perf_counter(), named_cpu_seconds("chrom")  # from the class's start
         record = """(ms) => { window.__fps = null; const el = () => document.querySelector('#ddpm-t');
               const start = +el().textContent; let n = 0, last = el().textContent, first = null;
               const t0 = performance.now();
@@ -306,14 +311,16 @@ def browser_pages(url: str, n: int, seconds: float, result: list) -> None:
                 } else requestAnimationFrame(tick);
               };
               requestAnimationFrame(tick); }"""
+        played = []
         for p in pages:  # all pages play and are watched at once (one after another, the last would be done)
             p.locator("#ddpm-play").click()
+            played.append(time.perf_counter() - now[0])
             p.evaluate(record, seconds * 1000)
         for k, p in enumerate(pages):
             p.wait_for_function("window.__fps !== null", timeout=(seconds + 30) * 1000)
             fps = p.evaluate("window.__fps")
             result.append({"page": k, "seed": "own" if k % 2 else LECTURER_SEED, "first_s": fps[0], "fps": fps[1],
-                           "from_t": fps[2], "to_t": fps[3]})
+                           "from_t": fps[2], "to_t": fps[3], "played_at": played[k]})
         result.append({"chromium_cores": (named_cpu_seconds("chrom") - cpu0) / (time.perf_counter() - t0)})
         b.close()
 
@@ -326,14 +333,15 @@ def visitors(k: int, a, app: App, go, stop, results) -> None:
     stats, out = Stats(), {}
     students = range(k, a.students, a.procs) if k < a.procs else range(0)
     sliders = range(a.sliders) if k == a.procs else range(0)  # their own process: no students' streams to parse
-    mine = threading.Barrier(len(students) + len(sliders) + 1)
+    # this process's visitors have opened the app, then wait for every other process's (and the pages): the lecturer's
+    # "now" releases them all at once
+    mine = threading.Barrier(len(students) + len(sliders) + 1, action=lambda: go.wait(timeout=600))
     local_stop = threading.Event()
     threads = [threading.Thread(target=student, args=(i, app, a, stats, out, mine)) for i in students]
     sliders = [threading.Thread(target=slider, args=(i, app, local_stop, stats, mine)) for i in sliders]
     for t in threads + sliders:
         t.start()
-    mine.wait(timeout=600)  # this process's visitors have opened the app
-    go.wait(timeout=600)  # ... and so have the others': now
+    mine.wait(timeout=600)
     for t in threads:
         t.join()
     stop.wait(timeout=600 if sliders else 0)  # sliders go on until every student is done
@@ -463,15 +471,21 @@ def run(a, url: str, pid: int | None) -> None:
     procs = [ctx.Process(target=visitors, args=(k, a, app, go, stop, results)) for k in range(a.procs + 1)]
     for pr in procs:
         pr.start()
+    page_thread, ready, now = None, threading.Event(), []
+    if a.pages:  # the pages are students too: open before the lecturer's "now", Play with the class
+        page_thread = threading.Thread(target=browser_pages, args=(url, a.pages, min(a.seconds, 20), pages, ready,
+                                                                   now))
+        page_thread.start()
+        ready.wait(timeout=600)
     go.wait(timeout=600)
     t0, app_cpu, server_cpu = time.perf_counter(), cpu_seconds(pid, children=True), cpu_seconds(pid)
+    now.append(t0)
     own_cpu = sum(cpu_seconds(pr.pid) for pr in procs)
     peak, peak_stop = [0.0], threading.Event()
     sampler = threading.Thread(target=sample_peak, args=(pid, peak_stop, peak))
     sampler.start()
-    if a.pages:
-        time.sleep(2)  # the class has pressed Play: now the pages open and play
-        browser_pages(url, a.pages, min(a.seconds, 20), pages)
+    if page_thread is not None:
+        page_thread.join()
     reports = []
     for _ in range(a.procs):  # each students' process reports when its students are done
         reports.append(results.get(timeout=600))
@@ -528,7 +542,8 @@ def run(a, url: str, pid: int | None) -> None:
                   "class's browsers run on its laptops: here they take the app's CPU)")
             continue
         print(f"browser page {pg['page']} (seed {pg['seed']}): first frame after {pg['first_s']:.2f} s, "
-              f"{pg['fps']:.1f} frames/s painted, t {pg['from_t']} -> {pg['to_t']}")
+              f"{pg['fps']:.1f} frames/s painted, t {pg['from_t']} -> {pg['to_t']}; pressed Play "
+              f"{pg['played_at']:.0f} s after the class did (whose Plays lasted {a.seconds:g} s)")
     over = sum(1 for xs in stats.latency.values() for x in xs if x > 30)
     print(f"errors: {sum(stats.errors.values())} {dict(stats.errors) or ''}; requests over 30 s: {over}")
     for m, n in list(stats.messages.items())[:5]:
