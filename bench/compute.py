@@ -64,7 +64,7 @@ def main() -> None:
               f"{median_ms(lambda: diffusion.sample(m, sch, x, 0), 3, 1) / 1000:5.2f} s   (target <= 10)")
         print(f"DDIM 50 steps, 16 images, {kind}:     "
               f"{median_ms(lambda: diffusion.ddim_sample(m, sch, x16, 50), 5, 1) / 1000:8.2f} s   (target <= 3)")
-    UNet.bf16_sampling = bf16_sampling_default()
+    UNet.bf16_sampling = bf16_sampling_default()  # the guided figures below as the app runs them
     # classifier-free guidance: eps_theta(x_t, t, y) and eps_theta(x_t, t, null) as one doubled batch or two passes
     c = hub.load("ddpm-cond-mnist")
     for n in (1, 16):
@@ -79,6 +79,7 @@ def main() -> None:
     print(f"guided DDIM 50 steps, 16 images:    "
           f"{median_ms(lambda: diffusion.ddim_sample(g16, sch, xg, 50), 5, 1) / 1000:8.2f} s   (target <= 3)")
     # gen.sample / gen.evaluate: a batch of 1000 through the U-Net at once, or in cache-sized chunks
+    UNet.bf16_sampling = False  # here eps_in_chunks' own bf16 flag is what is compared
     x1k, t1k = diffusion.noise((1000, 1, 28, 28), 0), torch.full((1000,), 500)
     for label, eps in [("at once", m), ("chunks of 64", eps_in_chunks(m, 64)),
                        ("chunks of 64, bf16", eps_in_chunks(m, 64, bf16=True))]:
