@@ -31,6 +31,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -276,9 +277,9 @@ def slider(i: int, app: App, stop: threading.Event, stats: Stats, go: threading.
     s.close()
 
 
-def browser_pages(url: str, n: int, seconds: float, result: list, ready: threading.Event, now: list) -> None:
+def browser_pages(url: str, n: int, seconds: float, result: list, ready: threading.Event, now: Future) -> None:
     """n real Chromium pages open the DDPM tab and set their seed (lecturer's seed and own seeds) before the class
-    starts, as its students' pages do (`ready` then), and press Play with the class (when `now` holds its start
+    starts, as its students' pages do (`ready` then), and press Play with the class (when `now` has its start
     time); painted frames/s, and how long after the class's Play each page's came."""
     from playwright.sync_api import sync_playwright
 
@@ -296,8 +297,7 @@ def browser_pages(url: str, n: int, seconds: float, result: list, ready: threadi
             p.wait_for_timeout(1500)
             pages.append(p)
         ready.set()
-        while not now:
-            time.sleep(0.01)
+        start = now.result(timeout=600)
         t0, cpu0 = time.perf_counter(), named_cpu_seconds("chrom")  # from the class's start
         record = """(ms) => { window.__fps = null; const el = () => document.querySelector('#ddpm-t');
               const start = +el().textContent; let n = 0, last = el().textContent, first = null;
@@ -314,7 +314,7 @@ def browser_pages(url: str, n: int, seconds: float, result: list, ready: threadi
         played = []
         for p in pages:  # all pages play and are watched at once (one after another, the last would be done)
             p.locator("#ddpm-play").click()
-            played.append(time.perf_counter() - now[0])
+            played.append(time.perf_counter() - start)
             p.evaluate(record, seconds * 1000)
         for k, p in enumerate(pages):
             p.wait_for_function("window.__fps !== null", timeout=(seconds + 30) * 1000)
@@ -471,7 +471,7 @@ def run(a, url: str, pid: int | None) -> None:
     procs = [ctx.Process(target=visitors, args=(k, a, app, go, stop, results)) for k in range(a.procs + 1)]
     for pr in procs:
         pr.start()
-    page_thread, ready, now = None, threading.Event(), []
+    page_thread, ready, now = None, threading.Event(), Future()
     if a.pages:  # the pages are students too: open before the lecturer's "now", Play with the class
         page_thread = threading.Thread(target=browser_pages, args=(url, a.pages, min(a.seconds, 20), pages, ready,
                                                                    now))
@@ -479,7 +479,7 @@ def run(a, url: str, pid: int | None) -> None:
         ready.wait(timeout=600)
     go.wait(timeout=600)
     t0, app_cpu, server_cpu = time.perf_counter(), cpu_seconds(pid, children=True), cpu_seconds(pid)
-    now.append(t0)
+    now.set_result(t0)
     own_cpu = sum(cpu_seconds(pr.pid) for pr in procs)
     peak, peak_stop = [0.0], threading.Event()
     sampler = threading.Thread(target=sample_peak, args=(pid, peak_stop, peak))
