@@ -41,12 +41,14 @@ def test_gan_continued_from_a_model_keeps_its_lineage_and_the_shipped_epochs_gri
     first, second = tmp_path / "first" / "gan-mnist", tmp_path / "second" / "gan-mnist"
     gan(tmp_path, "--data", str(npz), "--epochs", "1", "--run-dir", str(tmp_path / "r1"), "--out", str(first))
     cont = ["--data", str(npz), "--init", str(first), "--loss", "hinge", "--ema", "0.9", "--epochs", "2",
-            "--run-dir", str(tmp_path / "r2"), "--out", str(second), "--snapshots", "5"]
+            "--run-dir", str(tmp_path / "r2"), "--out", str(second), "--snapshots", "5", "--bf16"]
     assert "initialised from" in gan(tmp_path, *cont)
     info = json.loads((second / "training.json").read_text())
     before = json.loads((first / "training.json").read_text())
     assert info["continued_from"] == f"epochs 0-1 on {before['hardware']}: {before['command']}"
     assert info["first_epoch_of_this_run"] == 1 and info["epochs_done"] == 2
+    assert before["precision"] == "float32" and info["precision"] == "bfloat16 autocast"  # --bf16: the same losses
+    assert all(np.isfinite([h["d_loss"], h["g_loss"], h["D_x"]]).all() for h in info["history"])
     assert "| continued from | epochs 0-1 on " in (second / "README.md").read_text()
     assert (second / "snapshots" / "epoch-002.png").exists()  # the shipped epoch, though not asked for
 

@@ -20,6 +20,7 @@ from gen.latent import seed_to_z
 from gen.training import (
     EMA,
     Clock,
+    autocast,
     batches,
     continued_from,
     export,
@@ -32,7 +33,7 @@ from gen.training import (
     wrap,
 )
 
-p = parser(__doc__, epochs=40, batch=128, lr=2e-4)
+p = parser(__doc__, epochs=40, batch=128, lr=2e-4, bf16=True)
 p.add_argument("--k", type=int, default=1, help="discriminator steps per generator step")
 p.add_argument("--loss", choices=LOSSES, default="non-saturating")
 p.add_argument("--cond", action="store_true", help="class-conditional G(z, y) and projection D(x, y): cgan-<dataset>")
@@ -93,6 +94,7 @@ if args.init and not state:
     provenance = continued_from(prev, "epochs", start)
     print(f"initialised from {args.init} (epoch {start}); optimiser state starts fresh")
 clock = Clock(spent, args.max_minutes)
+amp = autocast(args)
 aug = diff_augment if args.diffaug else (lambda im: im)  # D sees only augmented images, real and fake alike
 keep = {int(e) for e in args.snapshots.split(",")}
 step = start * n_batches(len(x), args.batch)
@@ -118,11 +120,12 @@ for epoch in range(start, args.epochs):
         # Discriminator step: ascend log D(x) + log(1 - D(G(z)))
         z = torch.randn(len(idx), args.z_dim, device=args.device)
         y, yf = (labels[idx], torch.randint(0, nc, (len(idx),), device=args.device)) if nc else (None, None)
-        real_logits, fake_logits = Dn(aug(x[idx]), y), Dn(aug(G(z, yf).detach()), yf)
-        ld = d_loss(real_logits, fake_logits, args.loss)
-        if args.mismatch:  # fakes are half G(z, y), half real x with a wrong label y' != y
-            wrong = (y + torch.randint(1, nc, y.shape, device=args.device)) % nc
-            ld = (ld + d_loss(real_logits, Dn(aug(x[idx]), wrong), args.loss)) / 2
+        with amp:  # the forward passes in bfloat16 (--bf16, CUDA); the losses on float32 logits
+            real_logits, fake_logits = Dn(aug(x[idx]), y).float(), Dn(aug(G(z, yf).detach()), yf).float()
+            ld = d_loss(real_logits, fake_logits, args.loss)
+            if args.mismatch:  # fakes are half G(z, y), half real x with a wrong label y' != y
+                wrong = (y + torch.randint(1, nc, y.shape, device=args.device)) % nc
+                ld = (ld + d_loss(real_logits, Dn(aug(x[idx]), wrong).float(), args.loss)) / 2
         opt_d.zero_grad(set_to_none=True)
         ld.backward()
         opt_d.step()
@@ -133,8 +136,11 @@ for epoch in range(start, args.epochs):
         z = torch.randn(len(idx), args.z_dim, device=args.device)
         if args.ms:  # mode seeking: the two halves of the batch share their labels
             yf = yf[:len(idx) // 2].repeat(2)
-        fake = Gn(z, yf)
-        lg = g_loss(Dn(aug(fake), yf), args.loss) + (args.ms * mode_seeking(fake, z) if args.ms else 0)
+        with amp:
+            fake = Gn(z, yf)
+            lg = g_loss(Dn(aug(fake), yf).float(), args.loss)
+            if args.ms:
+                lg = lg + args.ms * mode_seeking(fake.float(), z)
         opt_g.zero_grad(set_to_none=True)
         lg.backward()
         opt_g.step()
