@@ -40,8 +40,8 @@ def parser(description: str, epochs: int, batch: int, lr: float, bf16: bool = Fa
     p.add_argument("--out", default=None, help="output folder (default: checkpoints/<name>)")
     p.add_argument("--run-dir", default="runs", help="where resumable training state is kept")
     if bf16:
-        p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU too (2.2x faster GAN steps, 1.7x "
-                       "DDPM steps, on a CPU with AVX512-BF16); always on for CUDA")
+        p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU too (2.0-2.4x faster steps on a "
+                       "CPU with AVX512-BF16: bench/train_speed.py); always on for CUDA")
     return p
 
 
