@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from gen import data
 from gen.training import continued_from
@@ -56,3 +57,9 @@ def test_gan_continued_from_a_model_keeps_its_lineage_and_the_shipped_epochs_gri
     assert "resumed from" in gan(tmp_path, *cont)  # only exports the finished state: the same lineage and grid
     assert json.loads((second / "training.json").read_text())["continued_from"] == info["continued_from"]
     assert (second / "snapshots" / "epoch-002.png").exists()
+
+    # a resumed run takes the command line's learning rates (a lower rate for the last epochs), not the saved ones
+    gan(tmp_path, *cont[:9], "3", *cont[10:], "--lr", "5e-5", "--lr-d", "1e-4")  # --epochs 3
+    state = torch.load(tmp_path / "r2" / "gan-mnist.pt", weights_only=True)
+    assert state["epoch"] == 3
+    assert [state[o]["param_groups"][0]["lr"] for o in ("opt_g", "opt_d")] == [5e-5, 1e-4]

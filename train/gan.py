@@ -72,6 +72,8 @@ provenance = {}  # with --init: the earlier run(s), so the model card names all 
 if state := load_state(args.state):
     for obj, key in ((G, "G"), (D, "D"), (opt_g, "opt_g"), (opt_d, "opt_d")):
         obj.load_state_dict(state[key])
+    for opt, lr in ((opt_g, args.lr), (opt_d, args.lr_d or args.lr)):
+        opt.param_groups[0]["lr"] = lr  # the command line's learning rates win over the saved ones
     if ema:
         ema.model.load_state_dict(state["ema"])
     start, history, spent, snaps = state["epoch"], state["history"], state["seconds"], state["snaps"]
