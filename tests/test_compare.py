@@ -22,3 +22,12 @@ def test_memorisation_of_a_training_image_itself_is_a_copy():
 
     x, _ = data.train_sample("mnist")
     assert compare.memorisation(compare.nearest_training(x[3], "mnist")) == "copy"
+
+
+@pytest.mark.parametrize("name, words", [("ddpm-mnist", "sampled with Algorithm 2 (all T steps)"),
+                                         ("ddpm-fashion", "sampled with DDIM-200, η 1")])
+def test_a_ddpm_card_says_which_chain_its_fid_was_measured_on(name, words):
+    from gen.ui.compare_tab import _card  # the tab shows DDIM-50 samples; the FID may be of another chain
+
+    assert words in _card("DDPM", name, 1.0)
+    assert "sampled with" not in _card("GAN", "gan-mnist", 1.0)

@@ -17,16 +17,23 @@ CELL, SCALE = 30, 3  # a grid cell is 28 px + 2 px padding; grids are shown upsc
 def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
     m = hub.read_json(name, "metrics.json")
     fid = f"{m['fid']:.1f} (real vs real {m['fid_real_vs_real']:.1f})" if m else "not measured"
+    # a DDPM's FID may come from another chain than the DDIM-50 shown: say which
+    chain = f", sampled with {sampler_words(m['sampler'])}" if m.get("sampler") else ""
     modes = f"{m['min_class_fraction']:.1%}" if m else "?"
     like = {"VAE": f"ELBO ≥ log p(x): **{m.get('test_elbo_nats', float('nan')):.1f} nats** per test image",
             "GAN": "**none**: p_g is implicit, G only maps z to x",
             "DDPM": "explicit bound E[−log p(x₀)] ≤ L_T + Σ L_{t−1} + L₀ (trained with L_simple; not computed here)",
             }[family]
     return (f"### {family} · `{name}`\n**{seconds * 1000:.0f} ms** for {N} samples on this CPU"
-            f"{' (DDIM, 50 steps)' if family == 'DDPM' else ''}  \nFID **{fid}**  \n"
+            f"{' (DDIM, 50 steps)' if family == 'DDPM' else ''}  \nFID **{fid}**{chain}  \n"
             f"rarest class **{modes}** of 5,000 samples (10% = even)  \nlikelihood: {like}"
             + (f"  \nconditional accuracy **{m['conditional_accuracy']:.1%}** (5,000 balanced samples)"
                if m and "conditional_accuracy" in m else "") + hits)
+
+
+def sampler_words(sampler: str) -> str:
+    """metrics.json's sampler ("ddpm", "ddim-200, eta 1") in the lecture's words."""
+    return "Algorithm 2 (all T steps)" if sampler == "ddpm" else sampler.replace("ddim-", "DDIM-").replace("eta", "η")
 
 
 @shared(RESULTS)
