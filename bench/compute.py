@@ -36,6 +36,8 @@ def median_ms(fn: Callable[[], object], n: int, warmup: int = 3) -> float:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--ch", type=int, default=None, help="time an untrained U-Net of this width instead of the "
+                   "shipped ddpm-mnist: does a wider model fit the step budget before it is trained?")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -47,6 +49,9 @@ def main() -> None:
           f"{median_ms(lambda: G(seeds_to_z(list(range(16)), G.z_dim)), 100):8.2f} ms  (target <= 50)")
     print(f"GAN one seed (z + G):               {median_ms(lambda: G(seed_to_z(42, G.z_dim)), 100):8.2f} ms")
     m = hub.load("ddpm-mnist")
+    if a.ch:  # the same U-Net, wider, with random weights: the cost of a step does not depend on what it learnt
+        m = UNet(**{**hub.read_json("ddpm-mnist", "config.json"), "ch": a.ch}).eval()
+        print(f"U-Net: ch {a.ch}, {sum(q.numel() for q in m.parameters()) / 1e6:.2f} M parameters, untrained")
     sch = diffusion.schedule_of(m)
     x = diffusion.noise((1, 1, 28, 28), 0)
     zeros = torch.zeros_like(x)
