@@ -168,6 +168,15 @@ def save_state(path: Path, **state) -> None:
     Path(str(path) + ".tmp").replace(path)
 
 
+def load_optimizer(opt: torch.optim.Optimizer, saved: dict, *lrs: float) -> None:
+    """Resume an optimiser's state, with the command line's learning rates (one per parameter group) winning over
+    the saved ones: a resumed run can lower them for its last stretch."""
+    opt.load_state_dict(saved)
+    for g, lr in zip(opt.param_groups, lrs, strict=True):
+        g.pop("initial_lr", None)  # a new LR scheduler starts from the new rate
+        g["lr"] = lr
+
+
 def load_state(path: Path) -> dict | None:
     """The state save_state wrote, or None. Under torchrun rank 0 reads it and sends it to every rank (a collective:
     all resume alike, other machines need not see runs/, and no rank overwrites it before all have it)."""

@@ -25,6 +25,7 @@ from gen.training import (
     continued_from,
     export,
     is_main,
+    load_optimizer,
     load_state,
     parser,
     save_state,
@@ -64,10 +65,8 @@ opt = torch.optim.AdamW([{"params": rest}] + ([{"params": emb, "lr": args.lr * a
 step, spent, history, first = 0, 0.0, [], 0  # first: where this run started (the cosine schedule spans the rest)
 provenance = {}  # with --init: the earlier run(s), so the model card names all the hardware that trained it
 if state := load_state(args.state):
-    model.load_state_dict(state["model"]), ema.model.load_state_dict(state["ema"]), opt.load_state_dict(state["opt"])
-    for g in opt.param_groups:  # the command line's learning rates win over the saved ones
-        g.pop("initial_lr", None)
-        g["lr"] = args.lr * (args.emb_lr_mult if g is not opt.param_groups[0] else 1)
+    model.load_state_dict(state["model"]), ema.model.load_state_dict(state["ema"])
+    load_optimizer(opt, state["opt"], args.lr, *[args.lr * args.emb_lr_mult] * bool(emb))
     step, spent, history = state["step"], state["seconds"], state["history"]
     first, provenance = state.get("first", 0), state.get("provenance", {})
     print(f"resumed from {args.state} at step {step}")

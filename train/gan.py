@@ -25,6 +25,7 @@ from gen.training import (
     continued_from,
     export,
     is_main,
+    load_optimizer,
     load_state,
     n_batches,
     parser,
@@ -70,10 +71,8 @@ fixed_y = torch.arange(10, device=args.device).repeat(10) if nc else None
 start, history, spent, snaps = 0, [], 0.0, {}
 provenance = {}  # with --init: the earlier run(s), so the model card names all the hardware that trained it
 if state := load_state(args.state):
-    for obj, key in ((G, "G"), (D, "D"), (opt_g, "opt_g"), (opt_d, "opt_d")):
-        obj.load_state_dict(state[key])
-    for opt, lr in ((opt_g, args.lr), (opt_d, args.lr_d or args.lr)):
-        opt.param_groups[0]["lr"] = lr  # the command line's learning rates win over the saved ones
+    G.load_state_dict(state["G"]), D.load_state_dict(state["D"])
+    load_optimizer(opt_g, state["opt_g"], args.lr), load_optimizer(opt_d, state["opt_d"], args.lr_d or args.lr)
     if ema:
         ema.model.load_state_dict(state["ema"])
     start, history, spent, snaps = state["epoch"], state["history"], state["seconds"], state["snaps"]
