@@ -63,3 +63,18 @@ def test_gan_continued_from_a_model_keeps_its_lineage_and_the_shipped_epochs_gri
     state = torch.load(tmp_path / "r2" / "gan-mnist.pt", weights_only=True)
     assert state["epoch"] == 3
     assert [state[o]["param_groups"][0]["lr"] for o in ("opt_g", "opt_d")] == [5e-5, 1e-4]
+
+
+def test_gan_initialised_from_another_datasets_model_starts_a_new_run_that_names_it(tmp_path):
+    x, y = data.train_sample("mnist")
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, x_train=x[:128], y_train=y[:128], x_test=x[128:192], y_test=y[128:192])
+    mnist, fashion = tmp_path / "a" / "gan-mnist", tmp_path / "b" / "gan-fashion"
+    gan(tmp_path, "--data", str(npz), "--epochs", "2", "--run-dir", str(tmp_path / "r1"), "--out", str(mnist))
+    gan(tmp_path, "--dataset", "fashion", "--data", str(npz), "--init", str(mnist), "--epochs", "1",
+        "--run-dir", str(tmp_path / "r2"), "--out", str(fashion))
+    info = json.loads((fashion / "training.json").read_text())
+    assert info["dataset"] == "fashion" and info["epochs_done"] == 1 and len(info["history"]) == 1  # epoch 0 on
+    assert "continued_from" not in info and info["initialised_from"].startswith("gan-mnist (mnist, 2 epochs, ")
+    assert "| initialised from | gan-mnist (mnist, 2 epochs" in (fashion / "README.md").read_text()
+    assert json.loads((fashion / "config.json").read_text())["dataset"] == "fashion"

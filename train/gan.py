@@ -51,7 +51,8 @@ p.add_argument("--deep", action="store_true", help="a 3x3 convolution at each re
                "DCGANs have none: two transposed convolutions make G)")
 p.add_argument("--z-dim", type=int, default=64)
 p.add_argument("--init", default=None, help="start from an exported model folder (G; its -D beside it), "
-               "e.g. to continue training on other hardware, or a conditional GAN from an unconditional one")
+               "e.g. to continue training on other hardware, or a conditional GAN from an unconditional one; another "
+               "dataset's model starts a new run (epoch 0) from its weights (transfer)")
 p.add_argument("--snapshots", default="1,2,5,10,20,40", help="epochs whose fixed-seed sample grid is kept")
 args = p.parse_args()
 loss_tag = "-minimax" if args.loss == "minimax" and not args.cond else ""  # the lecture's minimax G ships beside
@@ -91,8 +92,12 @@ if args.init and not state:
     if ema:
         ema.model.load_state_dict(G.state_dict())
     prev = json.loads((Path(args.init) / "training.json").read_text())
-    start, history, spent = prev["epochs_done"], prev["history"], prev["train_seconds"]
-    provenance = continued_from(prev, "epochs", start)
+    if prev["dataset"] == args.dataset:  # the same run, continued (e.g. on other hardware or at lower rates)
+        start, history, spent = prev["epochs_done"], prev["history"], prev["train_seconds"]
+        provenance = continued_from(prev, "epochs", start)
+    else:  # transfer: another dataset's G and D are the starting point of a run that counts from epoch 0
+        provenance = {"initialised_from": f"{prev['name']} ({prev['dataset']}, {prev['epochs_done']} epochs, "
+                      f"{prev['train_seconds']:.0f} s on {prev['hardware']}), G and D"}
     print(f"initialised from {args.init} (epoch {start}); optimiser state starts fresh")
 clock = Clock(spent, args.max_minutes)
 amp = autocast(args)
