@@ -142,6 +142,8 @@ def main() -> None:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--write", action="store_true", help="store the figures as checkpoints/NAME/metrics.json "
                    "and refresh the model card")
+    p.add_argument("--also", action="store_true", help="with --write: add the figures as one row of the card's "
+                   "comparison of samplers (DDPM models), keeping the model's own figures")
     a = p.parse_args()
     kw = dict(npz=a.data, device=a.device, seed=a.seed, sampler=a.sampler, steps=a.steps, eta=a.eta, bf16=a.bf16)
     kw["t_max"] = a.guidance_t_max
@@ -156,6 +158,11 @@ def main() -> None:
 
         folder = hub.checkpoint_dir() / a.model
         r["command"] = "python -m gen.evaluate " + " ".join(sys.argv[1:])  # the card says how it was measured
+        if a.also:  # one sampler's row, replacing an earlier row of the same sampler
+            row = {k: r[k] for k in ("sampler", "n_samples", "fid", "fid_real_vs_real", "min_class_fraction",
+                                     "command")}
+            m = json.loads((folder / "metrics.json").read_text())
+            r = {**m, "samplers": [s for s in m.get("samplers", []) if s["sampler"] != row["sampler"]] + [row]}
         (folder / "metrics.json").write_text(json.dumps(r, indent=2))
         write_card(folder)
 

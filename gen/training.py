@@ -267,7 +267,8 @@ def write_card(folder: Path) -> None:
         cmd = m.get("command", f"python -m gen.evaluate --model {t['name']} --write")
         lines += [f"Measured with `{cmd}` ({m['n_samples']} samples).", "", "| metric | value |", "|---|---|"]
         lines += [f"| {k.replace('_', ' ')} | {v:.4g} |" if isinstance(v, float) else f"| {k.replace('_', ' ')} | {v} |"
-                  for k, v in m.items() if k not in ("class_histogram", "model", "command", "guidance_curve")]
+                  for k, v in m.items()
+                  if k not in ("class_histogram", "model", "command", "guidance_curve", "samplers")]
         if "guidance_curve" in m:  # classifier-free guidance: what a larger w buys (accuracy) and costs (diversity)
             c = m["guidance_curve"]
             lines += ["", "Guidance weight w against quality (same sampler and seed; w = 0: the conditional model):",
@@ -276,6 +277,11 @@ def write_card(folder: Path) -> None:
             lines += [f"| {p['w']:g} | {p.get('guided_while', 'every step')} | {p['n_samples']} | {p['fid']:.2f} "
                       f"| {p['fid_real_vs_real']:.2f} | {p['conditional_accuracy']:.1%} "
                       f"| {p['min_class_fraction']:.1%} |" for p in c]
+        if "samplers" in m:  # DDPM: the same network through other chains (the app samples with DDIM)
+            lines += ["", "The same weights through other samplers (same seed, FID against the test set):", "",
+                      "| sampler | samples | FID | real vs real | rarest class | command |", "|---" * 6 + "|"]
+            lines += [f"| {r['sampler']} | {r['n_samples']} | {r['fid']:.2f} | {r['fid_real_vs_real']:.2f} "
+                      f"| {r['min_class_fraction']:.1%} | `{r.get('command', cmd)}` |" for r in [m, *m["samplers"]]]
         if "class_histogram" in m:
             lines += ["", "Class histogram of the samples (by the classifier):", "",
                       "| " + " | ".join(m["class_histogram"]) + " |", "|" + "---|" * len(m["class_histogram"]),

@@ -91,3 +91,47 @@ def test_registry_says_what_each_model_is():
     assert hub.REGISTRY["gan-mnist-D"].role == "discriminator"
     assert hub.generators("ddpm", "mnist") == ["ddpm-mnist", "ddpm-cond-mnist"]
     assert all(not n.startswith("classifier") and not n.endswith("-D") for n in hub.generators())
+
+
+def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypatch):
+    """`gen.evaluate --write --also` keeps the card's own figures and adds (or replaces) one sampler's row."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from gen.ui.common import sampler_fids, sampler_words
+
+    root = Path(__file__).resolve().parent.parent
+    for name in ("ddpm-mnist", "classifier-mnist"):
+        shutil.copytree(root / "checkpoints" / name, tmp_path / name)
+    own = json.loads((tmp_path / "ddpm-mnist" / "metrics.json").read_text())
+    x, y = data.train_sample("mnist")
+    np.savez(tmp_path / "tiny.npz", x_train=x[:64], y_train=y[:64], x_test=x[64:128], y_test=y[64:128])
+    env = {**os.environ, "GENLAB_CHECKPOINTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
+
+    def also(*args: str) -> None:
+        cmd = [sys.executable, "-m", "gen.evaluate", "--model", "ddpm-mnist", "--n", "24", "--data",
+               str(tmp_path / "tiny.npz"), "--sampler", "ddim", "--steps", "2", *args, "--write", "--also"]
+        r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=240)
+        assert r.returncode == 0, r.stderr[-2000:]
+
+    also("--eta", "1")
+    also()
+    also("--eta", "1")  # measured again: replaces its row
+    m = json.loads((tmp_path / "ddpm-mnist" / "metrics.json").read_text())
+    assert m["fid"] == own["fid"] and m["sampler"] == own["sampler"]  # the model's own figures stay
+    assert [r["sampler"] for r in m["samplers"]] == ["ddim-2", "ddim-2, eta 1"]
+    assert all(r["n_samples"] == 24 and r["fid"] > 0 and "--also" in r["command"] for r in m["samplers"])
+    card = (tmp_path / "ddpm-mnist" / "README.md").read_text()
+    assert f"| ddim-2, eta 1 | 24 | {m['samplers'][1]['fid']:.2f} |" in card and f"| {own['fid']:.4g} |" in card
+
+    assert [sampler_words(s) for s in ("ddpm", "ddim-50, bf16", "ddim-50, eta 1, bf16", "ddim-200, eta 1")] == [
+        "Algorithm 2 (all T steps)", "DDIM-50, η 0", "DDIM-50, η 1", "DDIM-200, η 1"]
+    monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
+    shown = sampler_fids("ddpm-mnist")
+    assert shown.startswith(f"FID of `ddpm-mnist` ({own['n_samples']:,} samples")
+    for r in [own, *m["samplers"]]:
+        assert f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**" in shown

@@ -143,6 +143,23 @@ def model(name: str) -> torch.nn.Module:
         raise gr.Error(str(e), duration=None, print_exception=False) from e
 
 
+def sampler_words(sampler: str) -> str:
+    """metrics.json's sampler ("ddpm", "ddim-50, bf16", "ddim-200, eta 1") in the lecture's words."""
+    if sampler.startswith("ddpm"):
+        return "Algorithm 2 (all T steps)"
+    s = sampler.replace(", bf16", "").replace("ddim-", "DDIM-")  # bf16 changes no figure that matters here
+    return s.replace("eta", "η") if "eta" in s else s + ", η 0"
+
+
+def sampler_fids(name: str) -> str:
+    """Markdown: a DDPM's FID through each sampler its card measured (gen.evaluate --write, --also), or ""."""
+    m = hub.read_json(name, "metrics.json")
+    if not m.get("sampler"):
+        return ""
+    rows = " · ".join(f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**" for r in [m, *m.get("samplers", [])])
+    return f"FID of `{name}` ({m['n_samples']:,} samples; real vs real {m['fid_real_vs_real']:.1f}): {rows}"
+
+
 def missing(names: list[str]) -> str:
     """Markdown naming the models a tab cannot load (empty when all load): shown at the top of the tab."""
     problems = []

@@ -8,7 +8,18 @@ from gen import compare, data, hub
 from gen.cache import shared
 from gen.images import grid
 from gen.ui import links
-from gen.ui.common import DATASET, DATASETS, HEAVY, NONE, RESULTS, class_choices, image, missing
+from gen.ui.common import (
+    DATASET,
+    DATASETS,
+    HEAVY,
+    NONE,
+    RESULTS,
+    class_choices,
+    image,
+    missing,
+    sampler_fids,
+    sampler_words,
+)
 
 N = 16  # samples per family: a 4x4 grid
 CELL, SCALE = 30, 3  # a grid cell is 28 px + 2 px padding; grids are shown upscaled 3x
@@ -19,6 +30,8 @@ def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
     fid = f"{m['fid']:.1f} (real vs real {m['fid_real_vs_real']:.1f})" if m else "not measured"
     # a DDPM's FID may come from another chain than the DDIM-50 shown: say which
     chain = f", sampled with {sampler_words(m['sampler'])}" if m.get("sampler") else ""
+    if m.get("samplers"):  # the same network through the other chains measured, the DDIM-50 shown among them
+        chain += "  \n" + sampler_fids(name)
     modes = f"{m['min_class_fraction']:.1%}" if m else "?"
     like = {"VAE": f"ELBO ≥ log p(x): **{m.get('test_elbo_nats', float('nan')):.1f} nats** per test image",
             "GAN": "**none**: p_g is implicit, G only maps z to x",
@@ -29,11 +42,6 @@ def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
             f"rarest class **{modes}** of 5,000 samples (10% = even)  \nlikelihood: {like}"
             + (f"  \nconditional accuracy **{m['conditional_accuracy']:.1%}** (5,000 balanced samples)"
                if m and "conditional_accuracy" in m else "") + hits)
-
-
-def sampler_words(sampler: str) -> str:
-    """metrics.json's sampler ("ddpm", "ddim-200, eta 1") in the lecture's words."""
-    return "Algorithm 2 (all T steps)" if sampler == "ddpm" else sampler.replace("ddim-", "DDIM-").replace("eta", "η")
 
 
 @shared(RESULTS)

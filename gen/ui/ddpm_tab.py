@@ -33,6 +33,7 @@ from gen.ui.common import (
     missing,
     model,
     readable_upload,
+    sampler_fids,
 )
 
 STRIP = (0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1)  # the forward strip shows x_t at these fractions of T
@@ -397,6 +398,8 @@ def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | No
     md = (f"DDPM: **{sch.T} steps, {t_ddpm:.2f} s** · DDIM (η = {eta:g}): **{int(S)} steps, {t_ddim:.2f} s** "
           f"({t_ddpm / max(t_ddim, 1e-9):.0f}× faster), same x_T, same trained ε_θ, on this server's CPU. "
           "η = 0 is deterministic; η = 1 adds fresh noise each step like Algorithm 2 (with S = T it *is* Algorithm 2).")
+    if cls in (None, "", NONE) and (fids := sampler_fids(_name(ds))):
+        md += "  \n" + fids
     return image(grid(to_uint8(a, signed=True), 4), 4 * 84), image(grid(to_uint8(b, signed=True), 4), 4 * 84), md
 
 
