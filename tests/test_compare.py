@@ -31,3 +31,12 @@ def test_a_ddpm_card_says_which_chain_its_fid_was_measured_on(name, words):
 
     assert words in _card("DDPM", name, 1.0)
     assert "sampled with" not in _card("GAN", "gan-mnist", 1.0)
+
+
+@pytest.mark.parametrize("name", ["ddpm-mnist", "ddpm-fashion"])
+def test_a_ddpm_card_shows_the_fid_of_the_ddim_50_chain_it_samples_with(name):
+    from gen.ui.common import sampler_fids
+    from gen.ui.compare_tab import _card
+
+    card = _card("DDPM", name, 1.0)
+    assert sampler_fids(name) in card and "DDIM-50, η 0 **" in card  # the chain of the samples shown beside it
