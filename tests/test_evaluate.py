@@ -123,10 +123,13 @@ def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypat
     also("--eta", "1")  # measured again: replaces its row
     m = json.loads((tmp_path / "ddpm-mnist" / "metrics.json").read_text())
     assert m["fid"] == own["fid"] and m["sampler"] == own["sampler"]  # the model's own figures stay
-    assert [r["sampler"] for r in m["samplers"]] == ["ddim-2", "ddim-2, eta 1"]
-    assert all(r["n_samples"] == 24 and r["fid"] > 0 and "--also" in r["command"] for r in m["samplers"])
+    shipped = own.get("samplers", [])  # the rows the shipped card has stay too
+    assert m["samplers"][:len(shipped)] == shipped
+    new = m["samplers"][len(shipped):]
+    assert [r["sampler"] for r in new] == ["ddim-2", "ddim-2, eta 1"]
+    assert all(r["n_samples"] == 24 and r["fid"] > 0 and "--also" in r["command"] for r in new)
     card = (tmp_path / "ddpm-mnist" / "README.md").read_text()
-    assert f"| ddim-2, eta 1 | 24 | {m['samplers'][1]['fid']:.2f} |" in card and f"| {own['fid']:.4g} |" in card
+    assert f"| ddim-2, eta 1 | 24 | {new[1]['fid']:.2f} |" in card and f"| {own['fid']:.4g} |" in card
 
     assert [sampler_words(s) for s in ("ddpm", "ddim-50, bf16", "ddim-50, eta 1, bf16", "ddim-200, eta 1")] == [
         "Algorithm 2 (all T steps)", "DDIM-50, η 0", "DDIM-50, η 1", "DDIM-200, η 1"]
