@@ -126,3 +126,16 @@ def page(browser, app_url):
     p.wait_for_selector("button[role=tab]", timeout=60_000)
     yield p
     p.close()
+
+
+@pytest.fixture
+def tiny_npz(tmp_path) -> Path:
+    """256 shipped MNIST training images and 64 more as the test split, in the Keras layout `--data` reads."""
+    import numpy as np
+
+    from gen import data
+
+    x, y = data.train_sample("mnist")
+    path = tmp_path / "tiny.npz"
+    np.savez(path, x_train=x[:256], y_train=y[:256], x_test=x[256:320], y_test=y[256:320])
+    return path

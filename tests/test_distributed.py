@@ -7,11 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from gen import data, training
+from gen import training
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,11 +56,8 @@ def same_weights(tmp: Path) -> None:
     assert all(torch.equal(state["model"][k], w0[k]) for k in w0), "the saved state is not the trained model"
 
 
-def test_vae_under_torchrun_two_processes(tmp_path):
-    x, y = data.train_sample("mnist")
-    npz = tmp_path / "tiny.npz"
-    np.savez(npz, x_train=x[:256], y_train=y[:256], x_test=x[256:320], y_test=y[256:320])
-    common = ["--data", str(npz), "--device", "cpu", "--batch", "16"]
+def test_vae_under_torchrun_two_processes(tmp_path, tiny_npz):
+    common = ["--data", str(tiny_npz), "--device", "cpu", "--batch", "16"]
 
     out = torchrun(tmp_path, "train/vae.py", *common, "--epochs", "1")
     same_weights(tmp_path)  # (a) DDP kept the two ranks in step

@@ -93,7 +93,7 @@ def test_registry_says_what_each_model_is():
     assert all(not n.startswith("classifier") and not n.endswith("-D") for n in hub.generators())
 
 
-def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypatch):
+def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypatch, tiny_npz):
     """`gen.evaluate --write --also` keeps the card's own figures and adds (or replaces) one sampler's row."""
     import json
     import os
@@ -108,13 +108,11 @@ def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypat
     for name in ("ddpm-mnist", "classifier-mnist"):
         shutil.copytree(root / "checkpoints" / name, tmp_path / name)
     own = json.loads((tmp_path / "ddpm-mnist" / "metrics.json").read_text())
-    x, y = data.train_sample("mnist")
-    np.savez(tmp_path / "tiny.npz", x_train=x[:64], y_train=y[:64], x_test=x[64:128], y_test=y[64:128])
     env = {**os.environ, "GENLAB_CHECKPOINTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
 
     def also(*args: str) -> None:
         cmd = [sys.executable, "-m", "gen.evaluate", "--model", "ddpm-mnist", "--n", "24", "--data",
-               str(tmp_path / "tiny.npz"), "--sampler", "ddim", "--steps", "2", *args, "--write", "--also"]
+               str(tiny_npz), "--sampler", "ddim", "--steps", "2", *args, "--write", "--also"]
         r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=240)
         assert r.returncode == 0, r.stderr[-2000:]
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gen import data
 from gen.training import continued_from
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,10 +34,8 @@ def gan(tmp: Path, *args: str) -> str:
     return r.stdout
 
 
-def test_gan_continued_from_a_model_keeps_its_lineage_and_the_shipped_epochs_grid(tmp_path):
-    x, y = data.train_sample("mnist")
-    npz = tmp_path / "tiny.npz"
-    np.savez(npz, x_train=x[:256], y_train=y[:256], x_test=x[256:320], y_test=y[256:320])
+def test_gan_continued_from_a_model_keeps_its_lineage_and_the_shipped_epochs_grid(tmp_path, tiny_npz):
+    npz = tiny_npz
     first, second = tmp_path / "first" / "gan-mnist", tmp_path / "second" / "gan-mnist"
     gan(tmp_path, "--data", str(npz), "--epochs", "1", "--run-dir", str(tmp_path / "r1"), "--out", str(first))
     cont = ["--data", str(npz), "--init", str(first), "--loss", "hinge", "--ema", "0.9", "--epochs", "2",
@@ -65,10 +62,8 @@ def test_gan_continued_from_a_model_keeps_its_lineage_and_the_shipped_epochs_gri
     assert [state[o]["param_groups"][0]["lr"] for o in ("opt_g", "opt_d")] == [5e-5, 1e-4]
 
 
-def test_gan_initialised_from_another_datasets_model_starts_a_new_run_that_names_it(tmp_path):
-    x, y = data.train_sample("mnist")
-    npz = tmp_path / "tiny.npz"
-    np.savez(npz, x_train=x[:128], y_train=y[:128], x_test=x[128:192], y_test=y[128:192])
+def test_gan_initialised_from_another_datasets_model_starts_a_new_run_that_names_it(tmp_path, tiny_npz):
+    npz = tiny_npz
     mnist, fashion = tmp_path / "a" / "gan-mnist", tmp_path / "b" / "gan-fashion"
     gan(tmp_path, "--data", str(npz), "--epochs", "2", "--run-dir", str(tmp_path / "r1"), "--out", str(mnist))
     gan(tmp_path, "--dataset", "fashion", "--data", str(npz), "--init", str(mnist), "--epochs", "1",
