@@ -132,7 +132,7 @@ def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypat
     assert [sampler_words(s) for s in ("ddpm", "ddim-50, bf16", "ddim-50, eta 1, bf16", "ddim-200, eta 1")] == [
         "Algorithm 2 (all T steps)", "DDIM-50, η 0", "DDIM-50, η 1", "DDIM-200, η 1"]
     monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
-    shown = sampler_fids("ddpm-mnist")
+    shown = sampler_fids("ddpm-mnist", hub.read_json("ddpm-mnist", "metrics.json"))
     assert shown.startswith(f"FID of `ddpm-mnist` ({own['n_samples']:,} samples")
     for r in [own, *m["samplers"]]:
         assert f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**" in shown

@@ -30,6 +30,11 @@ DATASET = "MNIST"  # every tab opens on it
 # Test images are numbered 0 … LAST_TEST in every tab; a number past either end is clamped (data.test_index).
 LAST_TEST = min(data.test_count(d) for d in DATASETS.values()) - 1
 NONE = "none"  # a class picker's "no class": the unconditional model
+
+
+def unconditional(cls: str | None) -> bool:
+    """Whether a class picker's value asks for no class (NONE, or empty when a link or API call leaves it out)."""
+    return cls in (None, "", NONE)
 # Results that are pure functions of their inputs (a seed's sample grid, DDPM vs DDIM, the guidance row, the Compare
 # grids) are computed once and shared by every visitor; at most this many bytes of them are kept (LRU).
 RESULTS = SharedCache(max_bytes=64 * 2**20)
@@ -151,9 +156,9 @@ def sampler_words(sampler: str) -> str:
     return s.replace("eta", "η") if "eta" in s else s + ", η 0"
 
 
-def sampler_fids(name: str) -> str:
-    """Markdown: a DDPM's FID through each sampler its card measured (gen.evaluate --write, --also), or ""."""
-    m = hub.read_json(name, "metrics.json")
+def sampler_fids(name: str, m: dict) -> str:
+    """Markdown: a DDPM's FID through each sampler its card `m` (metrics.json) measured (gen.evaluate --write,
+    --also), or "" when it has none."""
     if not m.get("sampler"):
         return ""
     rows = " · ".join(f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**" for r in [m, *m.get("samplers", [])])

@@ -19,6 +19,7 @@ from gen.ui.common import (
     missing,
     sampler_fids,
     sampler_words,
+    unconditional,
 )
 
 N = 16  # samples per family: a 4x4 grid
@@ -31,7 +32,7 @@ def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
     # a DDPM's FID may come from another chain than the DDIM-50 shown: say which
     chain = f", sampled with {sampler_words(m['sampler'])}" if m.get("sampler") else ""
     if m.get("samplers"):  # the same network through the other chains measured, the DDIM-50 shown among them
-        chain += "  \n" + sampler_fids(name)
+        chain += "  \n" + sampler_fids(name, m)
     modes = f"{m['min_class_fraction']:.1%}" if m else "?"
     like = {"VAE": f"ELBO ≥ log p(x): **{m.get('test_elbo_nats', float('nan')):.1f} nats** per test image",
             "GAN": "**none**: p_g is implicit, G only maps z to x",
@@ -47,7 +48,7 @@ def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
 @shared(RESULTS)
 def run(ds: str, seed: float, cls: str | None = NONE):
     """16 samples of each family, timed, with their figures; of one class (conditional models) when one is picked."""
-    out, samples, y = [], {}, None if cls in (None, "", NONE) else int(cls)
+    out, samples, y = [], {}, None if unconditional(cls) else int(cls)
     for family in compare.FAMILIES:
         name = compare.model_for(family, DATASETS[ds], conditional=y is not None)
         if name is None:

@@ -34,6 +34,7 @@ from gen.ui.common import (
     model,
     readable_upload,
     sampler_fids,
+    unconditional,
 )
 
 STRIP = (0, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 1)  # the forward strip shows x_t at these fractions of T
@@ -56,7 +57,7 @@ def _model(ds: str):
 def _eps(ds: str, cls: str | None, w: float, n: int) -> tuple[diffusion.EpsModel, diffusion.Schedule]:
     """The noise predictor to sample with: the unconditional U-Net, or the conditional one guided toward class
     `cls` with weight w (classifier-free guidance), for a batch of n images."""
-    if cls in (None, "", NONE):
+    if unconditional(cls):
         m = _model(ds)
         return m, diffusion.schedule_of(m)
     if not str(cls).isdigit() or not 0 <= int(cls) <= 9:
@@ -336,7 +337,7 @@ async def play(c: Chain | None, var: str, every: float, cls: str | None = NONE, 
     """Stream the chain from the frame on screen down to x_0, a frame every `every` steps. The frames come from a
     shared Film computed ahead by the pool; this only forwards them, and stops the film when nobody watches."""
     c = _live(_on_screen(c, shown))
-    params = (var, int(every), cls if cls not in (None, "") else NONE, float(w))
+    params = (var, int(every), NONE if unconditional(cls) else cls, float(w))
     base = c.film.start if c.film is not None and c.film.key == key(c.film.start, *params) else c
     film = FILMS.watch(key(base, *params), base, functools.partial(_film_shots, base, *params[:2], cls, w))
     play_id = f"{id(film):x}-{time.monotonic_ns():x}"
@@ -398,7 +399,8 @@ def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | No
     md = (f"DDPM: **{sch.T} steps, {t_ddpm:.2f} s** · DDIM (η = {eta:g}): **{int(S)} steps, {t_ddim:.2f} s** "
           f"({t_ddpm / max(t_ddim, 1e-9):.0f}× faster), same x_T, same trained ε_θ, on this server's CPU. "
           "η = 0 is deterministic; η = 1 adds fresh noise each step like Algorithm 2 (with S = T it *is* Algorithm 2).")
-    if cls in (None, "", NONE) and (fids := sampler_fids(_name(ds))):
+    name = _name(ds)
+    if unconditional(cls) and (fids := sampler_fids(name, hub.read_json(name, "metrics.json"))):
         md += "  \n" + fids
     return image(grid(to_uint8(a, signed=True), 4), 4 * 84), image(grid(to_uint8(b, signed=True), 4), 4 * 84), md
 
@@ -417,7 +419,7 @@ N_ROW = 6  # x_T's per row of the guidance figure
 @shared(RESULTS)
 def guidance_row(ds: str, cls: str | None, seed: float, S: float = 50):
     """The same N_ROW x_T sampled (DDIM-S) at w = 0, 1, 3, 8: one row per w, with each row's pixel diversity."""
-    if cls in (None, "", NONE):
+    if unconditional(cls):
         raise gr.Error("Pick a class first: guidance pushes toward a class y.", print_exception=False)
     x_T = diffusion.noise((N_ROW, 1, 28, 28), int(seed))
     rows = []
