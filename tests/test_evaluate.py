@@ -136,3 +136,4 @@ def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypat
     assert shown.startswith(f"FID of `ddpm-mnist` ({own['n_samples']:,} samples")
     for r in [own, *m["samplers"]]:
         assert f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**" in shown
+    assert f"**{new[0]['fid']:.1f}** (24 samples, real vs real {new[0]['fid_real_vs_real']:.1f})" in shown  # its n

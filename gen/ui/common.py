@@ -161,7 +161,12 @@ def sampler_fids(name: str, m: dict) -> str:
     --also), or "" when it has none."""
     if not m.get("sampler"):
         return ""
-    rows = " · ".join(f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**" for r in [m, *m.get("samplers", [])])
+    def row(r: dict) -> str:  # a row measured on another number of samples says so: FID depends on n
+        n = "" if r["n_samples"] == m["n_samples"] else (f" ({r['n_samples']:,} samples, real vs real "
+                                                         f"{r['fid_real_vs_real']:.1f})")
+        return f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**{n}"
+
+    rows = " · ".join(row(r) for r in [m, *m.get("samplers", [])])
     return f"FID of `{name}` ({m['n_samples']:,} samples; real vs real {m['fid_real_vs_real']:.1f}): {rows}"
 
 
