@@ -36,7 +36,8 @@ def parser(description: str, epochs: int, batch: int, lr: float, bf16: bool = Fa
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much training")
+    p.add_argument("--max-minutes", type=float, default=None, help="stop (and save) after this much training time "
+                   "of this run, counted across resumes")
     p.add_argument("--out", default=None, help="output folder (default: checkpoints/<name>)")
     p.add_argument("--run-dir", default="runs", help="where resumable training state is kept")
     if bf16:
@@ -140,10 +141,14 @@ def batches(n: int, batch: int, device: str, seed: int, epoch: int) -> Iterator[
 
 
 class Clock:
-    """Wall time spent training, carried across resumes, with the optional budget."""
+    """Wall time spent training, carried across resumes, with the optional budget of --max-minutes.
 
-    def __init__(self, spent: float = 0.0, max_minutes: float | None = None):
-        self.spent, self.start, self.limit = spent, time.time(), max_minutes
+    `spent`: seconds so far, an --init model's included (the card's total); `base`: the seconds this run started at.
+    The budget counts this run's time across resumes, so the same command, run again after an interruption, stops
+    (and a time-based cosine reaches 0) where the uninterrupted run would have."""
+
+    def __init__(self, spent: float = 0.0, max_minutes: float | None = None, base: float = 0.0):
+        self.spent, self.base, self.start, self.limit = spent, base, time.time(), max_minutes
 
     @property
     def seconds(self) -> float:
@@ -151,7 +156,7 @@ class Clock:
 
     def fraction(self) -> float:
         """How much of this run's time budget is used (0 without one); rank 0's clock under torchrun."""
-        return 0.0 if self.limit is None else agree(time.time() - self.start) / (60 * self.limit)
+        return 0.0 if self.limit is None else agree(self.seconds - self.base) / (60 * self.limit)
 
     def out_of_time(self) -> bool:
         return self.fraction() > 1

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gen.training import continued_from
+from gen.training import Clock, continued_from
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +24,36 @@ def test_continued_from_chains_the_earlier_runs():
     two = continued_from(cpu, "steps", 150)
     assert two["continued_from"] == one["continued_from"] + " then steps 100-150 on CPU: " + cpu["command"]
     assert two["first_step_of_this_run"] == 150
+
+
+def test_the_time_budget_counts_this_runs_time_across_resumes():
+    assert Clock(0.0, max_minutes=1.0).fraction() < 0.01
+    # resumed 30 s into a run that started from a model trained for 1,000 s (--init): half of a minute's budget used
+    resumed = Clock(spent=1030.0, max_minutes=1.0, base=1000.0)
+    assert 0.5 <= resumed.fraction() < 0.51 and not resumed.out_of_time()
+    assert Clock(spent=1061.0, max_minutes=1.0, base=1000.0).out_of_time()
+    assert Clock(spent=1061.0, base=1000.0).fraction() == 0.0  # no budget
+
+
+def test_ddpm_resumed_with_its_time_budget_spent_stops_where_the_uninterrupted_run_would(tmp_path, tiny_npz):
+    def ddpm(steps: int) -> str:
+        r = subprocess.run([sys.executable, "train/ddpm.py", "--device", "cpu", "--data", str(tiny_npz), "--ch", "8",
+                            "--batch", "16", "--steps", str(steps), "--every", "1", "--max-minutes", "1", "--cosine",
+                            "--run-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
+                           cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
+                           timeout=240)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+        return r.stdout
+
+    ddpm(2)
+    state_path = tmp_path / "runs" / "ddpm-mnist.pt"
+    state = torch.load(state_path, weights_only=True)
+    assert state["step"] == 2 and state["base_seconds"] == 0.0
+    state["seconds"] = 61.0  # as if the run had been interrupted just after its minute was up
+    torch.save(state, state_path)
+    assert "resumed from" in ddpm(4)  # asked for more steps, but the budget of this run is spent
+    info = json.loads((tmp_path / "out" / "training.json").read_text())
+    assert info["steps"] == 2 and info["train_seconds"] >= 61
 
 
 def gan(tmp: Path, *args: str) -> str:

@@ -21,12 +21,13 @@ x, _ = setup(args, f"{'ae' if args.ae else 'vae'}{args.latent}-{args.dataset}")
 model = VAE(args.latent, dataset=args.dataset, variational=not args.ae).to(args.device)
 opt = torch.optim.Adam(model.parameters(), lr=args.lr)
 sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
-start, history, spent = 0, [], 0.0
+start, history, spent, base = 0, [], 0.0, 0.0
 if state := load_state(args.state):
     model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"])
     start, history, spent = state["epoch"], state["history"], state["seconds"]
+    base = state.get("base_seconds", spent)  # states saved before the budget spanned resumes: it restarts
     print(f"resumed from {args.state} at epoch {start}")
-clock = Clock(spent, args.max_minutes)
+clock = Clock(spent, args.max_minutes, base)
 net = wrap(model)  # DDP under torchrun: train through net; saved state and export use model itself
 for epoch in range(start, args.epochs):
     model.train()
@@ -45,7 +46,7 @@ for epoch in range(start, args.epochs):
     history.append({"epoch": epoch + 1, "elbo": round(elbo, 2), "recon": round(recon, 2), "kl": round(kl, 2)})
     print(f"epoch {epoch + 1}: ELBO {elbo:.2f} = log p(x|z) {recon:.2f} - KL {kl:.2f} nats/image")
     save_state(args.state, model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
-               epoch=epoch + 1, history=history, seconds=clock.seconds)
+               epoch=epoch + 1, history=history, seconds=clock.seconds, base_seconds=clock.base)
     if clock.out_of_time():
         break
 if not is_main():
