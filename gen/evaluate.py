@@ -79,9 +79,9 @@ def conditional_accuracy(predicted: np.ndarray, requested: np.ndarray) -> float:
 
 def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cpu", seed: int = 0,
              sampler: str = "ddpm", steps: int = 50, eta: float = 0.0, bf16: bool = False,
-             guidance: float | None = None, t_max: int | None | str = "shipped") -> dict:
+             guidance: float | None = None, t_max: int | None | str = "shipped", cache: str | None = None) -> dict:
     """FID against the test set, its real-vs-real baseline, the class histogram; the test ELBO for VAEs; for
-    conditional models, n balanced samples (label i % 10) and the conditional accuracy."""
+    conditional models, n balanced samples (label i % 10) and the conditional accuracy. `cache`: see generate."""
     from gen.sample import family, generate, guidance_t_max, requested_labels
 
     model = hub.load(name)
@@ -92,7 +92,8 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
     f_test, _ = features_and_labels(clf, x_test, device)
     real = x_train[np.random.default_rng(seed).choice(len(x_train), n, replace=False)]
     f_real, _ = features_and_labels(clf, real, device)
-    samples = generate(name, n, seed, sampler, steps, device, eta=eta, bf16=bf16, guidance=guidance, t_max=t_max)
+    samples = generate(name, n, seed, sampler, steps, device, eta=eta, bf16=bf16, guidance=guidance, t_max=t_max,
+                       cache=cache)
     f_fake, labels = features_and_labels(clf, samples, device)
     asked = requested_labels(name, n)
     hist = np.bincount(labels, minlength=10) / n
@@ -140,12 +141,15 @@ def main() -> None:
                    "0,0.5,1,2,4 (the fidelity-diversity curve of the model card)")
     p.add_argument("--curve-n", type=int, default=1000, help="samples per point of --curve")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--cache", default=None, help="keep each finished batch of samples in this folder, so that an "
+                   "interrupted run (Algorithm 2: 1.5 h on 2 CPU cores) resumes when run again")
     p.add_argument("--write", action="store_true", help="store the figures as checkpoints/NAME/metrics.json "
                    "and refresh the model card")
     p.add_argument("--also", action="store_true", help="with --write: add the figures as one row of the card's "
                    "comparison of samplers (DDPM models), keeping the model's own figures")
     a = p.parse_args()
-    kw = dict(npz=a.data, device=a.device, seed=a.seed, sampler=a.sampler, steps=a.steps, eta=a.eta, bf16=a.bf16)
+    kw = dict(npz=a.data, device=a.device, seed=a.seed, sampler=a.sampler, steps=a.steps, eta=a.eta, bf16=a.bf16,
+              cache=a.cache)
     kw["t_max"] = a.guidance_t_max
     r = evaluate(a.model, a.n, guidance=a.guidance, **kw)
     if a.curve:  # at every step and, if guidance is limited to an interval, there too: what the interval buys

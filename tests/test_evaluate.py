@@ -1,5 +1,8 @@
 """FID and the shipped feature classifier."""
+import copy
+
 import numpy as np
+import torch
 
 from gen import data, hub
 from gen.evaluate import Classifier, features_and_labels, fid
@@ -137,3 +140,23 @@ def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypat
     for r in [own, *m["samplers"]]:
         assert f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**" in shown
     assert f"**{new[0]['fid']:.1f}** (24 samples, real vs real {new[0]['fid_real_vs_real']:.1f})" in shown  # its n
+
+
+def test_a_cut_short_generation_resumes_from_its_kept_batches(tmp_path):
+    from gen.sample import cache_key, generate
+
+    kw = dict(sampler="ddim", steps=3, batch=4, bf16=True)
+    full = generate("ddpm-mnist", 6, seed=2, **kw)
+    first = generate("ddpm-mnist", 4, seed=2, cache=tmp_path, **kw)  # cut short after its first batch
+    assert np.array_equal(first, full[:4])
+    (kept,) = tmp_path.glob("*.npy")
+    np.save(kept, np.zeros_like(first))  # a kept batch is read back, not made again
+    resumed = generate("ddpm-mnist", 6, seed=2, cache=tmp_path, **kw)
+    assert (resumed[:4] == 0).all() and np.array_equal(resumed[4:], full[4:])
+    assert len(list(tmp_path.glob("*.npy"))) == 2
+    assert not (generate("ddpm-mnist", 4, seed=3, cache=tmp_path, **kw) == 0).all()  # other settings: not reused
+    model = copy.deepcopy(hub.load("ddpm-mnist"))  # hub.load's instance is shared: change a copy
+    before = cache_key(model, seed=2)
+    with torch.no_grad():
+        next(model.parameters()).add_(1e-3)
+    assert cache_key(model, seed=2) != before  # nor other weights under the same name
