@@ -51,7 +51,7 @@ def cache_key(model: torch.nn.Module, **settings) -> str:
     """Names one model's weights and the sampling settings: a cached batch is reused only for exactly these."""
     h = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
     for k, v in model.state_dict().items():
-        h.update(k.encode()), h.update(v.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        h.update(k.encode()), h.update(v.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
 
 

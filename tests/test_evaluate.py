@@ -160,3 +160,6 @@ def test_a_cut_short_generation_resumes_from_its_kept_batches(tmp_path):
     with torch.no_grad():
         next(model.parameters()).add_(1e-3)
     assert cache_key(model, seed=2) != before  # nor other weights under the same name
+    gan = generate("gan-mnist", 8, seed=1, batch=4, cache=tmp_path / "gan")  # models with 0-d buffers (BatchNorm)
+    assert np.array_equal(gan, generate("gan-mnist", 8, seed=1, batch=4, cache=tmp_path / "gan"))
+    assert len(list((tmp_path / "gan").glob("*.npy"))) == 2
