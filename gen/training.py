@@ -147,8 +147,18 @@ class Clock:
     The budget counts this run's time across resumes, so the same command, run again after an interruption, stops
     (and a time-based cosine reaches 0) where the uninterrupted run would have."""
 
-    def __init__(self, spent: float = 0.0, max_minutes: float | None = None, base: float = 0.0):
-        self.spent, self.base, self.start, self.limit = spent, base, time.time(), max_minutes
+    def __init__(self, spent: float = 0.0, max_minutes: float | None = None, base: float | None = None):
+        self.spent, self.start, self.limit = spent, time.time(), max_minutes
+        self.base = spent if base is None else base  # a run (or an --init continuation) starts its budget here
+
+    @classmethod
+    def resume(cls, state: dict, max_minutes: float | None) -> Clock:
+        """The clock of a saved state; states saved before the budget spanned resumes restart it."""
+        return cls(state["seconds"], max_minutes, state.get("base_seconds"))
+
+    def state(self) -> dict:
+        """What save_state keeps, for resume."""
+        return {"seconds": self.seconds, "base_seconds": self.base}
 
     @property
     def seconds(self) -> float:

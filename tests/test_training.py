@@ -33,17 +33,17 @@ def test_the_time_budget_counts_this_runs_time_across_resumes():
     assert 0.5 <= resumed.fraction() < 0.51 and not resumed.out_of_time()
     assert Clock(spent=1061.0, max_minutes=1.0, base=1000.0).out_of_time()
     assert Clock(spent=1061.0, base=1000.0).fraction() == 0.0  # no budget
+    assert Clock(spent=1000.0, max_minutes=1.0).fraction() < 0.01  # --init: the budget starts at the model's seconds
+    saved = Clock.resume({"seconds": 1030.0, "base_seconds": 1000.0}, 1.0).state()
+    assert saved["base_seconds"] == 1000.0 and 1030.0 <= saved["seconds"] < 1031.0
+    assert Clock.resume({"seconds": 1030.0}, 1.0).fraction() < 0.01  # saved before base_seconds: it restarts
 
 
 def test_ddpm_resumed_with_its_time_budget_spent_stops_where_the_uninterrupted_run_would(tmp_path, tiny_npz):
     def ddpm(steps: int) -> str:
-        r = subprocess.run([sys.executable, "train/ddpm.py", "--device", "cpu", "--data", str(tiny_npz), "--ch", "8",
-                            "--batch", "16", "--steps", str(steps), "--every", "1", "--max-minutes", "1", "--cosine",
-                            "--run-dir", str(tmp_path / "runs"), "--out", str(tmp_path / "out")],
-                           cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                           timeout=240)
-        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-        return r.stdout
+        return train("ddpm", "--data", str(tiny_npz), "--ch", "8", "--batch", "16", "--steps", str(steps), "--every",
+                     "1", "--max-minutes", "1", "--cosine", "--run-dir", str(tmp_path / "runs"), "--out",
+                     str(tmp_path / "out"))
 
     ddpm(2)
     state_path = tmp_path / "runs" / "ddpm-mnist.pt"
@@ -56,21 +56,25 @@ def test_ddpm_resumed_with_its_time_budget_spent_stops_where_the_uninterrupted_r
     assert info["steps"] == 2 and info["train_seconds"] >= 61
 
 
-def gan(tmp: Path, *args: str) -> str:
-    r = subprocess.run([sys.executable, "train/gan.py", "--device", "cpu", "--batch", "64", "--width", "8", *args],
-                       cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True,
-                       timeout=240)
+def train(script: str, *args: str) -> str:
+    """Runs train/<script>.py on the CPU, one thread; returns what it printed."""
+    r = subprocess.run([sys.executable, f"train/{script}.py", "--device", "cpu", *args], cwd=ROOT,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     return r.stdout
+
+
+def gan(*args: str) -> str:
+    return train("gan", "--batch", "64", "--width", "8", *args)
 
 
 def test_gan_continued_from_a_model_keeps_its_lineage_and_the_shipped_epochs_grid(tmp_path, tiny_npz):
     npz = tiny_npz
     first, second = tmp_path / "first" / "gan-mnist", tmp_path / "second" / "gan-mnist"
-    gan(tmp_path, "--data", str(npz), "--epochs", "1", "--run-dir", str(tmp_path / "r1"), "--out", str(first))
+    gan("--data", str(npz), "--epochs", "1", "--run-dir", str(tmp_path / "r1"), "--out", str(first))
     cont = ["--data", str(npz), "--init", str(first), "--loss", "hinge", "--ema", "0.9", "--epochs", "2",
             "--run-dir", str(tmp_path / "r2"), "--out", str(second), "--snapshots", "5", "--bf16"]
-    assert "initialised from" in gan(tmp_path, *cont)
+    assert "initialised from" in gan(*cont)
     info = json.loads((second / "training.json").read_text())
     before = json.loads((first / "training.json").read_text())
     assert info["continued_from"] == f"epochs 0-1 on {before['hardware']}: {before['command']}"
@@ -81,12 +85,12 @@ def test_gan_continued_from_a_model_keeps_its_lineage_and_the_shipped_epochs_gri
     assert (second / "snapshots" / "epoch-002.png").exists()  # the shipped epoch, though not asked for
 
     (second / "snapshots" / "epoch-002.png").unlink()
-    assert "resumed from" in gan(tmp_path, *cont)  # only exports the finished state: the same lineage and grid
+    assert "resumed from" in gan(*cont)  # only exports the finished state: the same lineage and grid
     assert json.loads((second / "training.json").read_text())["continued_from"] == info["continued_from"]
     assert (second / "snapshots" / "epoch-002.png").exists()
 
     # a resumed run takes the command line's learning rates (a lower rate for the last epochs), not the saved ones
-    gan(tmp_path, *cont[:9], "3", *cont[10:], "--lr", "5e-5", "--lr-d", "1e-4")  # --epochs 3
+    gan(*cont[:9], "3", *cont[10:], "--lr", "5e-5", "--lr-d", "1e-4")  # --epochs 3
     state = torch.load(tmp_path / "r2" / "gan-mnist.pt", weights_only=True)
     assert state["epoch"] == 3
     assert [state[o]["param_groups"][0]["lr"] for o in ("opt_g", "opt_d")] == [5e-5, 1e-4]
@@ -95,8 +99,8 @@ def test_gan_continued_from_a_model_keeps_its_lineage_and_the_shipped_epochs_gri
 def test_gan_initialised_from_another_datasets_model_starts_a_new_run_that_names_it(tmp_path, tiny_npz):
     npz = tiny_npz
     mnist, fashion = tmp_path / "a" / "gan-mnist", tmp_path / "b" / "gan-fashion"
-    gan(tmp_path, "--data", str(npz), "--epochs", "2", "--run-dir", str(tmp_path / "r1"), "--out", str(mnist))
-    gan(tmp_path, "--dataset", "fashion", "--data", str(npz), "--init", str(mnist), "--epochs", "1",
+    gan("--data", str(npz), "--epochs", "2", "--run-dir", str(tmp_path / "r1"), "--out", str(mnist))
+    gan("--dataset", "fashion", "--data", str(npz), "--init", str(mnist), "--epochs", "1",
         "--run-dir", str(tmp_path / "r2"), "--out", str(fashion))
     info = json.loads((fashion / "training.json").read_text())
     assert info["dataset"] == "fashion" and info["epochs_done"] == 1 and len(info["history"]) == 1  # epoch 0 on

@@ -62,14 +62,13 @@ emb = [model.y_emb.weight] if args.cond else []
 rest = [q for q in model.parameters() if all(q is not e for e in emb)]
 opt = torch.optim.AdamW([{"params": rest}] + ([{"params": emb, "lr": args.lr * args.emb_lr_mult}] if emb else []),
                         lr=args.lr, weight_decay=0.0)
-# first: where this run started (the cosine schedule spans the rest); base: the seconds it started at
-step, spent, base, history, first = 0, 0.0, 0.0, [], 0
+# first: where this run started (the cosine schedule spans the rest)
+step, history, first, clock = 0, [], 0, Clock(0.0, args.max_minutes)
 provenance = {}  # with --init: the earlier run(s), so the model card names all the hardware that trained it
 if state := load_state(args.state):
     model.load_state_dict(state["model"]), ema.model.load_state_dict(state["ema"])
     load_optimizer(opt, state["opt"], args.lr, *[args.lr * args.emb_lr_mult] * bool(emb))
-    step, spent, history = state["step"], state["seconds"], state["history"]
-    base = state.get("base_seconds", spent)  # states saved before the budget spanned resumes: it restarts
+    step, history, clock = state["step"], state["history"], Clock.resume(state, args.max_minutes)
     first, provenance = state.get("first", 0), state.get("provenance", {})
     print(f"resumed from {args.state} at step {step}")
 elif args.init:
@@ -82,11 +81,9 @@ elif args.init:
         raise SystemExit(f"{args.init} does not fit this U-Net: missing {sorted(new)}")
     ema.model.load_state_dict(model.state_dict())
     prev = json.loads((Path(args.init) / "training.json").read_text())
-    step, spent, history = prev["steps"], prev["train_seconds"], prev["history"]
-    base = spent
+    step, history, clock = prev["steps"], prev["history"], Clock(prev["train_seconds"], args.max_minutes)
     first, provenance = step, continued_from(prev, "steps", step)
     print(f"initialised from {args.init} (step {step}); optimiser state starts fresh")
-clock = Clock(spent, args.max_minutes, base)
 net = wrap(model)  # DDP under torchrun: train through net; the EMA, saved state and export use model itself
 if args.cosine:  # the learning rate reaches 0 at --steps or at the end of --max-minutes, whichever comes first
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(
@@ -105,7 +102,7 @@ def save() -> None:
         x0 = diffusion.ddim_sample(eps, sch, diffusion.noise((n, 1, 28, 28), 0).to(args.device), 50)
     Image.fromarray(grid(to_uint8(x0, signed=True), 10 if args.cond else 8)).save(samples_dir / f"step-{step:06d}.png")
     save_state(args.state, model=model.state_dict(), ema=ema.model.state_dict(), opt=opt.state_dict(), step=step,
-               seconds=clock.seconds, base_seconds=clock.base, history=history, first=first, provenance=provenance)
+               history=history, first=first, provenance=provenance, **clock.state())
 
 
 bar = tqdm(total=args.steps, initial=step, mininterval=2, disable=not is_main())

@@ -69,15 +69,15 @@ G_out = ema.model if ema else G  # the generator that is sampled from and shippe
 fixed_z = seed_to_z(1234, args.z_dim, 10).repeat_interleave(10, 0) if nc else seed_to_z(1234, args.z_dim, 64)
 fixed_z = fixed_z.to(args.device)
 fixed_y = torch.arange(10, device=args.device).repeat(10) if nc else None
-start, history, spent, base, snaps = 0, [], 0.0, 0.0, {}
+start, history, snaps, clock = 0, [], {}, Clock(0.0, args.max_minutes)
 provenance = {}  # with --init: the earlier run(s), so the model card names all the hardware that trained it
 if state := load_state(args.state):
     G.load_state_dict(state["G"]), D.load_state_dict(state["D"])
     load_optimizer(opt_g, state["opt_g"], args.lr), load_optimizer(opt_d, state["opt_d"], args.lr_d or args.lr)
     if ema:
         ema.model.load_state_dict(state["ema"])
-    start, history, spent, snaps = state["epoch"], state["history"], state["seconds"], state["snaps"]
-    base = state.get("base_seconds", spent)  # states saved before the budget spanned resumes: it restarts
+    start, history, snaps = state["epoch"], state["history"], state["snaps"]
+    clock = Clock.resume(state, args.max_minutes)
     provenance = state.get("provenance", {})
     print(f"resumed from {args.state} at epoch {start}")
 if args.init and not state:
@@ -94,14 +94,12 @@ if args.init and not state:
         ema.model.load_state_dict(G.state_dict())
     prev = json.loads((Path(args.init) / "training.json").read_text())
     if prev["dataset"] == args.dataset:  # the same run, continued (e.g. on other hardware or at lower rates)
-        start, history, spent = prev["epochs_done"], prev["history"], prev["train_seconds"]
-        base = spent
+        start, history, clock = prev["epochs_done"], prev["history"], Clock(prev["train_seconds"], args.max_minutes)
         provenance = continued_from(prev, "epochs", start)
     else:  # transfer: another dataset's G and D are the starting point of a run that counts from epoch 0
         provenance = {"initialised_from": f"{prev['name']} ({prev['dataset']}, {prev['epochs_done']} epochs, "
                       f"{prev['train_seconds']:.0f} s on {prev['hardware']}), G and D"}
     print(f"initialised from {args.init} (epoch {start}); optimiser state starts fresh")
-clock = Clock(spent, args.max_minutes, base)
 amp = autocast(args)
 aug = diff_augment if args.diffaug else (lambda im: im)  # D sees only augmented images, real and fake alike
 keep = {int(e) for e in args.snapshots.split(",")}
@@ -163,7 +161,7 @@ for epoch in range(start, args.epochs):
     if epoch + 1 in keep or epoch + 1 == args.epochs or clock.out_of_time():  # the last epoch's grid too
         snapshot(epoch + 1)
     save_state(args.state, G=G.state_dict(), D=D.state_dict(), opt_g=opt_g.state_dict(), opt_d=opt_d.state_dict(),
-               epoch=epoch + 1, history=history, seconds=clock.seconds, base_seconds=clock.base, snaps=snaps,
+               epoch=epoch + 1, history=history, snaps=snaps, **clock.state(),
                provenance=provenance, **({"ema": ema.model.state_dict()} if ema else {}))
     if clock.out_of_time():
         break

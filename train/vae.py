@@ -21,13 +21,11 @@ x, _ = setup(args, f"{'ae' if args.ae else 'vae'}{args.latent}-{args.dataset}")
 model = VAE(args.latent, dataset=args.dataset, variational=not args.ae).to(args.device)
 opt = torch.optim.Adam(model.parameters(), lr=args.lr)
 sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
-start, history, spent, base = 0, [], 0.0, 0.0
+start, history, clock = 0, [], Clock(0.0, args.max_minutes)
 if state := load_state(args.state):
     model.load_state_dict(state["model"]), opt.load_state_dict(state["opt"]), sched.load_state_dict(state["sched"])
-    start, history, spent = state["epoch"], state["history"], state["seconds"]
-    base = state.get("base_seconds", spent)  # states saved before the budget spanned resumes: it restarts
+    start, history, clock = state["epoch"], state["history"], Clock.resume(state, args.max_minutes)
     print(f"resumed from {args.state} at epoch {start}")
-clock = Clock(spent, args.max_minutes, base)
 net = wrap(model)  # DDP under torchrun: train through net; saved state and export use model itself
 for epoch in range(start, args.epochs):
     model.train()
@@ -46,7 +44,7 @@ for epoch in range(start, args.epochs):
     history.append({"epoch": epoch + 1, "elbo": round(elbo, 2), "recon": round(recon, 2), "kl": round(kl, 2)})
     print(f"epoch {epoch + 1}: ELBO {elbo:.2f} = log p(x|z) {recon:.2f} - KL {kl:.2f} nats/image")
     save_state(args.state, model=model.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
-               epoch=epoch + 1, history=history, seconds=clock.seconds, base_seconds=clock.base)
+               epoch=epoch + 1, history=history, **clock.state())
     if clock.out_of_time():
         break
 if not is_main():
