@@ -12,12 +12,14 @@ No Gradio here.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import functools
 import os
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -128,12 +130,16 @@ class FairPool:
         self._jobs: list[Job] = []
         self._cv = threading.Condition()
         self._threads: list[threading.Thread] = []
+        self._closed = False
         self.ran = self.cancelled = 0  # slices run and jobs cancelled, for tests and benchmarks
+        _pools.add(self)
 
     def submit(self, slices: Iterator[Any], weight: float = 1.0) -> Job:
         """Start a job; it joins at the least virtual time of the running jobs, so it neither waits for them to
         catch up nor takes over the CPU to catch up with them."""
         with self._cv:
+            if self._closed:
+                raise RuntimeError("this FairPool is closed")
             job = Job(iter(slices), weight, min((j.vtime for j in self._jobs), default=0.0))
             self._jobs.append(job)
             while len(self._threads) < self.workers:  # started on first use: importing costs no threads
@@ -155,6 +161,18 @@ class FairPool:
             self._jobs.remove(job)
         self._end(job)
 
+    def close(self, timeout: float = 5.0) -> None:
+        """Cancel every job and stop the workers (a slice already running completes first)."""
+        with self._cv:
+            self._closed = True
+            jobs = list(self._jobs)
+            self._cv.notify_all()
+        for job in jobs:
+            self.cancel(job)
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout)
+
     @property
     def active(self) -> int:
         with self._cv:
@@ -174,6 +192,8 @@ class FairPool:
             while True:
                 with self._cv:
                     while True:
+                        if self._closed:
+                            return
                         now = time.monotonic()
                         idle = [j for j in self._jobs if not j._running]
                         if ready := [j for j in idle if j._wake <= now]:
@@ -205,3 +225,14 @@ class FairPool:
                     else:
                         continue
                 self._end(job)
+
+
+_pools: weakref.WeakSet[FairPool] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_pools() -> None:
+    # Python 3.11 ends daemon threads with pthread_exit at shutdown: a worker caught inside torch's C++ then aborts
+    # the process ("terminate called without an active exception"), so the workers stop before that
+    for pool in list(_pools):
+        pool.close()

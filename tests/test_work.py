@@ -1,6 +1,10 @@
 """gen.work.FairPool: fair shares by weight, cancelling, errors, waits; and the playground's Play on it."""
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch  # noqa: F401 - imported here, not in the pool's first slice (one_thread imports it: seconds)
@@ -109,3 +113,42 @@ def test_a_waiting_job_holds_no_worker():
     run_for(pool, [waiting, worker], 0.3)
     assert waiting.slices <= 8  # about 0.3 / 0.05, not thousands
     assert worker.slices > 10 * waiting.slices  # the worker thread spent the time on the other job
+
+
+def test_close_cancels_every_job_and_stops_the_workers():
+    pool = FairPool(workers=2)
+    jobs = [pool.submit(busy()) for _ in range(3)]
+    time.sleep(0.05)
+    pool.close()
+    assert all(j.finished.is_set() and j.cancelled for j in jobs)
+    assert not any(t.is_alive() for t in pool._threads)
+    with pytest.raises(RuntimeError, match="closed"):
+        pool.submit(busy())
+
+
+EXIT_MID_SLICE = """
+import sys, time
+sys.path.insert(0, {root!r})
+import torch
+from gen.work import FairPool
+
+def train():  # a toy training job: forward and backward in every slice
+    w = torch.randn(64, 64, requires_grad=True)
+    while True:
+        (w @ w).tanh().sum().backward()
+        yield
+
+pool = FairPool(2)
+pool.submit(train()), pool.submit(train())
+time.sleep(0.3)  # then the interpreter exits with both workers inside torch
+"""
+
+
+def test_the_process_exits_cleanly_while_workers_are_inside_torch(tmp_path):
+    # without the pools closed at exit this aborted every time ("terminate called without an active exception")
+    script = tmp_path / "exit_mid_slice.py"
+    script.write_text(EXIT_MID_SLICE.format(root=str(Path(__file__).resolve().parent.parent)))
+    for _ in range(3):
+        r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert r.returncode == 0 and "terminate" not in r.stderr, (r.returncode, r.stderr[-1000:])
