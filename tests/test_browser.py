@@ -145,6 +145,7 @@ def test_clicking_the_latent_map_sets_z(page: Page):
 
 
 def test_gan_seed_change_changes_image(page: Page):
+    """◀ ▶, a grid click and a typed seed each bring the image, D's verdict, the grid and the objective along."""
     page.get_by_role("tab", name="GAN", exact=True).click()
     page.wait_for_selector("#gan-image img")
     before = src(page, "gan-image")
@@ -152,9 +153,21 @@ def test_gan_seed_change_changes_image(page: Page):
     after = wait_src_change(page, "gan-image", before)
     box = page.get_by_label("seed", exact=True)
     expect(box).to_have_value("43")
+    expect(page.locator("#gan-d")).to_contain_text("seed 43")
+    expect(page.locator("#gan-objective")).to_contain_text("(seed 43)")
+    page.locator("#gan-prev").click()
+    page.locator("#gan-prev").click()  # 41: out of the grid of 42 … 57, so the grid moves
+    expect(page.locator("#gan-grid-label")).to_contain_text("seeds 41 … 56", timeout=20_000)
+    expect(page.locator("#gan-objective")).to_contain_text("(seed 41)")
+    page.locator("#gan-grid .thumbnail-item").nth(3).click()  # the grid's fourth cell: seed 44
+    expect(box).to_have_value("44", timeout=20_000)
+    expect(page.locator("#gan-objective")).to_contain_text("(seed 44)")
+    after = src(page, "gan-image")
     box.fill("7")
     box.press("Enter")
     wait_src_change(page, "gan-image", after)
+    expect(page.locator("#gan-grid-label")).to_contain_text("seeds 7 … 22", timeout=20_000)
+    expect(page.locator("#gan-objective")).to_contain_text("(seed 7)")
 
 
 def test_ddpm_guided_chain_draws_the_picked_class(page: Page):
