@@ -23,7 +23,8 @@ run() { local name=$1; shift; python "$@" >"$RUNS/logs/$name.log" 2>&1 || echo "
 
 # GANs: the recipe for 5/6 of the time, then (from its EMA G, Adam restarted) a quarter of the learning rates: on
 # this CPU that last step took gan-mnist from FID 15.1 to 14.5 in 5 epochs. Width 96: at width 64 gan-mnist stays at
-# FID 14.5 however it continues; from scratch on this CPU width 96 was ahead epoch for epoch (32 against 39 at 60)
+# FID 14.5 however it continues. On this CPU width 96 led early (32 against 39 at epoch 60) but not at the end
+# (15.7 against 15.1 at 285; 16.4 after the quarter rates): it is here for the GPU's many more epochs, unproven
 gan() {
   local ds=$1 hi=$RUNS/gan-$1-hi a=(--dataset $1 --data "$(npz $1)" --deep --width 96 --diffaug --loss hinge --ema 0.999
     --epochs $EPOCHS --snapshots 1,2,5,10,20,50,100,200,500,1000,2000)
