@@ -108,9 +108,10 @@ def _grid_start(s: int, start: float | None) -> int:
 
 
 def view(s: int, start: float | None, ds: str, psi: float, u1: float, u2: float, u3: float, index: float):
-    """All that the focused seed s shows, in one round trip: s, its image and D's verdict, the grid, the objective.
-    One event, not a chain: each chained event costs a visitor another queue round trip (▶ took 244 ms, not 150)."""
-    return (s, *sample(s, ds, psi, u1, u2, u3), *_grid_view(s, start), objective(s, ds, psi, u1, u2, u3, index))
+    """All that the focused seed s shows, in one round trip: s, the grid, its image, D's verdict and the objective.
+    One event, not a chain: each chained event costs a visitor another round trip through Gradio's frontend (▶ as a
+    chain of three: median 278 ms, 502 clicked fast; as one event 236 and 247, bench/browser.py)."""
+    return (s, *_grid_view(s, start), *redraw(s, ds, psi, u1, u2, u3, index))
 
 
 def focus(start: float, ds: str, psi: float, u1: float, u2: float, u3: float, index: float, evt: gr.SelectData):
@@ -592,7 +593,7 @@ def _wire_focused(v: SimpleNamespace) -> None:
     rest = [v.start, v.ds, v.psi, *v.u, v.ridx]
     v.seed.input(sample, focused, [v.img, v.dtext], api_name="gan_sample", **LIVE).then(
         follow, [v.seed, *rest], [v.seed, v.start, v.gallery, v.obj], api_name=False, **LIVE)
-    whole = [v.seed, v.img, v.dtext, v.start, v.gallery, v.obj]
+    whole = [v.seed, v.start, v.gallery, *out]  # view()'s order
     for btn, delta in ((v.prev, -1), (v.next, 1), (v.rnd, None)):
         btn.click(step_seed(delta), [v.seed, *rest], whole, api_name=False, **LIVE)
     v.start.change(grid, [v.start, v.ds, v.psi], [v.gallery, v.glabel], api_name="gan_grid", **LIVE)
