@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issues 16 and 15 on a lent GPU (device tool, carry: data; under 10 minutes): train in parallel
+# Issue 16 on a lent GPU (device tool, carry: data; under 10 minutes): train in parallel
 #   gan-mnist, gan-fashion    the GAN recipe (deep G/D, hinge loss, EMA of G, two time-scale rates, DiffAugment)
 #                             at width 96, then a quarter of the learning rates
 #   ddpm-mnist, ddpm-fashion  two candidates each, with a cosine learning rate ending with the time budget:
