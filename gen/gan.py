@@ -103,8 +103,8 @@ def g_loss(fake_logits: torch.Tensor, loss: str = "non-saturating") -> torch.Ten
 
 
 def mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """Mode seeking (Mao et al. 2019), against one image per class: the batch's halves are pairs z1, z2 with the same
-    y, and G descends 1 / (mean |G(z1, y) - G(z2, y)| / mean |z1 - z2|), i.e. spreads different z apart."""
+    """Mode seeking (Mao et al. 2019), against dropped modes (one image per class): the batch's halves are pairs z1, z2
+    (conditional: with the same y), and G descends 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|): spreads z apart."""
     (x1, x2), (z1, z2) = fake.chunk(2), z.chunk(2)
     return 1 / ((x1 - x2).abs().mean() / (z1 - z2).abs().mean() + 1e-5)
 

@@ -180,17 +180,19 @@ def test_spectral_norm_replaces_batchnorm():
     assert abs(float(sigma) - 1) < 0.05
 
 
-@pytest.mark.parametrize("name", ["gan-fashion", "gan-fashion-D", "gan-minimax-mnist", "gan-minimax-fashion"])
-def test_old_unconditional_configs_build_todays_modules(name):
+@pytest.mark.parametrize("name", ["gan-minimax-mnist", "gan-minimax-fashion", "cgan-fashion", "cgan-fashion-D"])
+def test_old_configs_build_todays_modules(name):
     folder = hub.checkpoint_dir() / name
     # a config as written before conditional, spectral-norm and deep GANs existed (older Hub copies have these; the
-    # shipped gan-mnist is deep since, so its own config is needed to build it)
-    config = {k: v for k, v in json.loads((folder / "config.json").read_text()).items()
-              if k not in ("num_classes", "sn", "deep")}
+    # shipped gan-mnist and gan-fashion are deep since, so their own configs are needed to build them)
+    stored_config = json.loads((folder / "config.json").read_text())
+    dropped = ("sn", "deep", "num_classes") if name.startswith("gan") else ("sn", "deep")  # cgan: conditional already
+    config = {k: v for k, v in stored_config.items() if k not in dropped}
     model = hub.REGISTRY[name].model_class(**config)
     stored = load_file(folder / "model.safetensors")
     assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == {k: tuple(v.shape) for k, v in stored.items()}
-    assert model.num_classes == 0 and not hasattr(model, "embed")
+    k = stored_config.get("num_classes", 0)
+    assert model.num_classes == k and hasattr(model, "embed") == (k > 0)
 
 
 def test_deep_gan_adds_a_convolution_at_each_resolution():

@@ -43,7 +43,8 @@ p.add_argument("--ema", type=float, default=0, help="ship an exponential moving 
 p.add_argument("--lr-d", type=float, default=None, help="D's learning rate (two time-scale; default --lr)")
 p.add_argument("--mismatch", action="store_true", help="conditional: a real image with a wrong label counts as a "
                "fake for D (the matching-aware discriminator of Reed et al. 2016)")
-p.add_argument("--ms", type=float, default=0, help="conditional: weight of the mode-seeking term (Mao et al. 2019)")
+p.add_argument("--ms", type=float, default=0,
+               help="weight of the mode-seeking term (Mao et al. 2019): against dropped modes")
 p.add_argument("--diffaug", action="store_true", help="DiffAugment (translation, cutout) on every image D sees: "
                "against D memorising a small training set (MNIST here: 10,000 images)")
 p.add_argument("--width", type=int, default=64)
@@ -140,7 +141,7 @@ for epoch in range(start, args.epochs):
             continue  # k discriminator steps per generator step
         # Generator step: descend log(1 - D(G(z))), or ascend log D(G(z)) (non-saturating)
         z = torch.randn(len(idx), args.z_dim, device=args.device)
-        if args.ms:  # mode seeking: the two halves of the batch share their labels
+        if args.ms and nc:  # mode seeking: the two halves of the batch share their labels
             yf = yf[:len(idx) // 2].repeat(2)
         with amp:
             fake = Gn(z, yf)
