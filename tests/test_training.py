@@ -107,3 +107,12 @@ def test_gan_initialised_from_another_datasets_model_starts_a_new_run_that_names
     assert "continued_from" not in info and info["initialised_from"].startswith("gan-mnist (mnist, 2 epochs, ")
     assert "| initialised from | gan-mnist (mnist, 2 epochs" in (fashion / "README.md").read_text()
     assert json.loads((fashion / "config.json").read_text())["dataset"] == "fashion"
+
+
+def test_unconditional_gan_with_the_shipped_recipe_and_mode_seeking_trains_and_says_so(tmp_path, tiny_npz):
+    out = tmp_path / "gan-fashion"
+    gan("--dataset", "fashion", "--data", str(tiny_npz), "--deep", "--sn", "--diffaug", "--loss", "hinge", "--ema",
+        "0.999", "--ms", "0.1", "--epochs", "1", "--run-dir", str(tmp_path / "r"), "--out", str(out))
+    info = json.loads((out / "training.json").read_text())
+    assert info["mode_seeking"] == 0.1 and info["spectral_norm"] and info["deep"] and not info["conditional"]
+    assert "mode-seeking term (Mao et al. 2019) with weight 0.1" in info["description"]
