@@ -4,8 +4,9 @@
 #                             time-scale rates, DiffAugment), then a quarter of the learning rates
 #   ddpm-mnist, ddpm-fashion  two candidates each, with a cosine learning rate ending with the time budget:
 #                             a wider U-Net (ch 48) from scratch, and the shipped U-Net (ch 32) continued (on 2
-#                             CPU cores 9,147 more steps took ddpm-mnist's DDIM-50 FID from 9.0 to 8.1, but
-#                             5,994 more took ddpm-fashion's from 10.0 to 10.6: the GPU's many more, unproven)
+#                             CPU cores 9,147 more steps took ddpm-mnist's DDIM-50 FID from 9.0 to 8.1, but a
+#                             third cycle of 5,627 took it back to 8.9, and 5,994 more took ddpm-fashion's from
+#                             10.0 to 10.6: the GPU's many more, unproven)
 # then measure each with gen.evaluate (5,000 samples; DDPMs with DDIM-50, the app's sampler) into two staging
 # folders (ck: from scratch, ck-cont: continued), and pack them into $OUT in pieces under 16 MiB. Unpack here with:
 # cat $OUT/ck.tgz.* | tar xz -C /tmp, and compare the cards with checkpoints/ before copying a model over.
