@@ -59,12 +59,14 @@ class App:
         config = httpx.get(url + "/config", timeout=120).json()
         api = Client(url, verbose=False).view_api(return_format="dict", print_info=False)["named_endpoints"]
         kinds = {c["id"]: c.get("type") for c in config["components"]}
-        self.endpoints = {}
+        self.endpoints, self.direct = {}, set()
         for d in config["dependencies"]:
             name = "/" + str(d.get("api_name"))
             if name in api:
                 states = [kinds.get(i) == "state" for i in d["inputs"]]
                 self.endpoints[name] = (d["id"], states, api[name]["parameters"])
+                if d.get("queue") is False:  # common.FAST: the page posts these directly, outside the queue
+                    self.direct.add(name)
 
     def data(self, name: str, chosen: dict) -> tuple[int, list]:
         """(fn_index, the inputs' values): the chosen values by parameter name, defaults for the rest, None for
@@ -114,6 +116,11 @@ class Session:
 
     def call(self, name: str, chosen: dict, timeout: float = 120) -> list:
         """An event's outputs, once it completed (RuntimeError with the app's message if it failed)."""
+        if name in self.app.direct:  # outside the queue: one POST, its outputs in the reply
+            fn, data = self.app.data(name, chosen)
+            r = self.http.post("/gradio_api/run/predict", json={"data": data, "fn_index": fn, "session_hash": self.hash,
+                                                                 "event_data": None, "trigger_id": None})
+            return _outputs({"output": r.json(), "success": r.is_success})
         _, q = self.join(name, chosen)
         while True:
             m = q.get(timeout=timeout)

@@ -170,6 +170,21 @@ def test_gan_seed_change_changes_image(page: Page):
     expect(page.locator("#gan-objective")).to_contain_text("(seed 7)")
 
 
+def test_gan_typed_seed_out_of_range_warns_and_buttons_stay_fast(page: Page):
+    """◀ ▶ skip Gradio's queue (common.FAST), which shows no gr.Warning: a typed seed, which may need one, is queued."""
+    page.get_by_role("tab", name="GAN", exact=True).click()
+    page.wait_for_selector("#gan-image img")
+    box = page.get_by_label("seed", exact=True)
+    box.fill("-7")
+    box.press("Enter")
+    expect(page.locator(".toast-body")).to_contain_text("seed -7 is outside", timeout=20_000)
+    expect(box).to_have_value("0", timeout=20_000)
+    before = src(page, "gan-image")
+    page.locator("#gan-next").click()
+    wait_src_change(page, "gan-image", before)
+    expect(box).to_have_value("1")
+
+
 def test_ddpm_guided_chain_draws_the_picked_class(page: Page):
     """Pick a class, run the guided chain to x_0: the guidance panel shows, and x̂_0 is that class."""
     import base64

@@ -16,7 +16,7 @@ from PIL import Image
 from gen import data, gan
 from gen.images import grid as tile
 from gen.ui import charts, links
-from gen.ui.common import DATASET, DATASETS, LAST_TEST, friendly, image, missing, model
+from gen.ui.common import DATASET, DATASETS, FAST, LAST_TEST, friendly, image, missing, model
 
 N_GRID = 16  # the 4x4 grid: seeds s .. s+15
 N_REAL = 8  # real test images shown beside D's verdicts
@@ -588,19 +588,19 @@ LIVE = dict(show_progress="hidden", trigger_mode="always_last", concurrency_limi
 def _wire_focused(v: SimpleNamespace) -> None:
     """The focused seed: ◀ ▶ random and a grid click each redraw all that follows the seed in one event; typing a
     seed (seed.input, not .change, so a seed set by the server does not draw it twice) returns the image first (the
-    gan_sample API), then the rest."""
+    gan_sample API), then the rest. A typed seed may be out of range and warn: it stays in the queue (common.FAST)."""
     focused, out = [v.seed, v.ds, v.psi, *v.u], [v.img, v.dtext, v.obj]
     rest = [v.start, v.ds, v.psi, *v.u, v.ridx]
     v.seed.input(sample, focused, [v.img, v.dtext], api_name="gan_sample", **LIVE).then(
         follow, [v.seed, *rest], [v.seed, v.start, v.gallery, v.obj], api_name=False, **LIVE)
     whole = [v.seed, v.start, v.gallery, *out]  # view()'s order
-    for btn, delta in ((v.prev, -1), (v.next, 1), (v.rnd, None)):
-        btn.click(step_seed(delta), [v.seed, *rest], whole, api_name=False, **LIVE)
+    for btn, delta in ((v.prev, -1), (v.next, 1), (v.rnd, None)):  # a seed the button made: the fast lane
+        btn.click(step_seed(delta), [v.seed, *rest], whole, api_name=False, **FAST)
     v.start.change(grid, [v.start, v.ds, v.psi], [v.gallery, v.glabel], api_name="gan_grid", **LIVE)
-    v.gallery.select(focus, rest, whole, api_name=False, **LIVE)
+    v.gallery.select(focus, rest, whole, api_name=False, **FAST)
     for c in (*v.u, v.psi):
-        c.input(redraw, [*focused, v.ridx], out, api_name=False, **LIVE)
-    v.psi.input(grid, [v.start, v.ds, v.psi], [v.gallery, v.glabel], api_name=False, **LIVE)
+        c.input(redraw, [*focused, v.ridx], out, api_name=False, **FAST)
+    v.psi.input(grid, [v.start, v.ds, v.psi], [v.gallery, v.glabel], api_name=False, **FAST)
     v.reset.click(lambda: (0.0, 0.0, 0.0), None, v.u, api_name=False).then(
         redraw, [*focused, v.ridx], out, api_name=False, show_progress="hidden")
 

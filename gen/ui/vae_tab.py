@@ -12,7 +12,7 @@ from gen import data
 from gen.images import PALETTE, grid, pixel_to_latent, preprocess, scatter, to_float, to_uint8
 from gen.latent import seed_to_z
 from gen.ui import links
-from gen.ui.common import DATASET, DATASETS, LAST_TEST, fmt, friendly, image, missing, model, readable_upload
+from gen.ui.common import DATASET, DATASETS, FAST, LAST_TEST, fmt, friendly, image, missing, model, readable_upload
 from gen.vae import encode_report, latent_grid, walk
 
 R = 3.0  # the map and sliders cover [-3, 3]^2: 99.7% of the prior per axis
@@ -218,10 +218,10 @@ def _ae_section(v: SimpleNamespace) -> None:
 # --- wiring ----------------------------------------------------------------------------------------------------------
 
 def _wire(v: SimpleNamespace) -> None:
-    # Sliders decode live while dragging; the marker on the map moves when the drag ends.
+    # Sliders decode live while dragging (the fast lane); the marker on the map moves when the drag ends, in the
+    # queue, which also shows an error (weights gone) that the fast lane cannot.
     for s in (v.z1, v.z2):
-        s.input(decode, [v.z1, v.z2, v.ds], v.out, api_name="vae_decode" if s is v.z1 else False,
-                show_progress="hidden", trigger_mode="always_last", concurrency_limit=None)
+        s.input(decode, [v.z1, v.z2, v.ds], v.out, api_name="vae_decode" if s is v.z1 else False, **FAST)
         s.release(lambda d, u, w: maps(d, u, w)[1], [v.ds, v.z1, v.z2], v.enc_img, api_name=False,
                   show_progress="hidden")
     for img in (v.grid_img, v.enc_img):
