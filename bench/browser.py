@@ -31,6 +31,9 @@ ROUND_TRIP = """async ([id, act]) => {
 SET_RANGE = """const r = document.querySelector('[aria-label="range slider for {label}"]');
 r.value = {value}; r.dispatchEvent(new Event('input', {{bubbles: true}}));"""
 
+SET_T = """const r = document.querySelector('#ddpm-forward-t input[type=range]');
+r.value = {value}; r.dispatchEvent(new Event('input', {{bubbles: true}}));"""
+
 
 def round_trips(page: Page, elem_id: str, acts: list[str], idle_ms: int = 0) -> list[float]:
     """One round trip per action; `idle_ms` lets follow-up events (a grid, a panel) finish in between."""
@@ -75,8 +78,20 @@ def sliders_and_seeds(page: Page, n: int, when: str) -> None:
                   "(target median <= 150)")
 
 
+def forward_slider(page: Page, n: int, when: str) -> None:
+    """The forward process: the t slider -> x_t from q(x_t | x_0)."""
+    tab(page, "DDPM diffusion")
+    page.locator("button[role=tab][data-tab-id=ddpm-forward]").click()
+    page.wait_for_selector("#ddpm-forward-xt img", timeout=30_000)
+    acts = [SET_T.format(value=(37 * i + (3 if when else 0)) % 1000) for i in range(1, n + 1)]  # distinct: new x_t
+    rt = round_trips(page, "ddpm-forward-xt", acts)
+    print(f"DDPM forward t -> x_t: median {statistics.median(rt):6.1f} ms, p90 "
+          f"{sorted(rt)[int(0.9 * len(rt))]:6.1f} ms over {len(rt)} moves{when} (target median <= 150)")
+
+
 def play(page: Page, labels: tuple[str, ...], when: str) -> None:
     tab(page, "DDPM diffusion")
+    page.get_by_role("tab", name="Reverse: denoise step by step").click()
     page.wait_for_selector("#ddpm-xt img", timeout=30_000)
     page.locator("#ddpm-every input[type=radio]").first.check()  # Play: 1 step per frame, every step shown
     for label in labels:
@@ -111,9 +126,11 @@ def main() -> None:
         with chromium_page(url) as page:
             page.wait_for_selector("#vae-decoded img", timeout=60_000)
             sliders_and_seeds(page, a.n, "")
+            forward_slider(page, a.n, "")
             play(page, ("unguided", "guided, y = 7, w = 1"), "")
             tour(page)  # Gradio's per-event cost grows with the components a visitor's events touched so far
             sliders_and_seeds(page, a.n, ", after a tour of every tab")
+            forward_slider(page, a.n, ", after the tour")
             play(page, ("unguided",), ", after the tour")
     finally:
         if proc:

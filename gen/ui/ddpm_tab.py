@@ -21,6 +21,7 @@ from gen.ui import charts, links
 from gen.ui.common import (
     DATASET,
     DATASETS,
+    FAST,
     HEAVY,
     LAST_TEST,
     NONE,
@@ -520,7 +521,7 @@ def _forward(v: SimpleNamespace) -> None:
                     v.q1, v.q10 = gr.Button("q step ×1"), gr.Button("q step ×10")
             with gr.Column(scale=2):
                 with gr.Row():
-                    v.xt_img, v.e_img = _image("x_t", height=224), _image("ε", height=224)
+                    v.xt_img, v.e_img = _image("x_t", height=224, elem_id="ddpm-forward-xt"), _image("ε", height=224)
                     v.f_md = gr.Markdown(elem_classes="numbers", elem_id="ddpm-forward-numbers")
                 v.strip = _image("x_t at t = " + ", ".join(map(str, _strip_t(v.T))))
         with gr.Row():
@@ -589,7 +590,7 @@ def _wire_views(v: SimpleNamespace) -> None:
     fwd_in = [v.ds, v.index, v.upload, v.sch_name, v.t, v.eps_seed]
     fwd_out = [v.xt_img, v.e_img, v.f_md, v.strip, v.hist, v.sched, v.fwd_state]
     quiet = dict(api_name=False, show_progress="hidden")
-    v.t.input(forward, fwd_in, fwd_out, **quiet, trigger_mode="always_last")
+    v.t.input(forward, fwd_in, fwd_out, **{**quiet, **FAST})  # live while dragging; .release below, queued, may warn
     v.ds.input(forward, fwd_in, fwd_out, **quiet)
     for c in (v.index, v.upload, v.sch_name, v.eps_seed):
         c.change(forward, fwd_in, fwd_out, **quiet)
