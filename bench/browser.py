@@ -28,10 +28,7 @@ ROUND_TRIP = """async ([id, act]) => {
   return performance.now() - t0;
 }"""
 
-SET_RANGE = """const r = document.querySelector('[aria-label="range slider for {label}"]');
-r.value = {value}; r.dispatchEvent(new Event('input', {{bubbles: true}}));"""
-
-SET_T = """const r = document.querySelector('#ddpm-forward-t input[type=range]');
+SET_RANGE = """const r = document.querySelector('{css}');
 r.value = {value}; r.dispatchEvent(new Event('input', {{bubbles: true}}));"""
 
 
@@ -56,6 +53,11 @@ def frames_per_second(page: Page, elem_id: str, seconds: float = 5.0) -> float:
     }""", [elem_id, seconds * 1000])
 
 
+def report(what: str, rt: list[float], how: str) -> None:
+    print(f"{what:<23}median {statistics.median(rt):6.1f} ms, p90 {sorted(rt)[int(0.9 * len(rt))]:6.1f} ms over "
+          f"{len(rt)} {how} (target median <= 150)")
+
+
 def tab(page: Page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True).first.click()  # .first: the playground has a "VAE" tab too
 
@@ -63,19 +65,16 @@ def tab(page: Page, name: str) -> None:
 def sliders_and_seeds(page: Page, n: int, when: str) -> None:
     tab(page, "VAE")
     page.wait_for_selector("#vae-decoded img", timeout=60_000)
-    acts = [SET_RANGE.format(label="z1", value=round(-2.5 + 5 * i / n + (0.01 if when else 0), 3)) for i in range(n)]
-    rt = round_trips(page, "vae-decoded", acts)
-    print(f"VAE slider -> image:  median {statistics.median(rt):6.1f} ms, p90 "
-          f"{sorted(rt)[int(0.9 * len(rt))]:6.1f} ms over {len(rt)} moves{when} (target median <= 150)")
+    # values apart from the first pass's, so that each move brings a new image
+    z1 = '[aria-label="range slider for z1"]'
+    acts = [SET_RANGE.format(css=z1, value=round(-2.5 + 5 * i / n + 0.01 * bool(when), 3)) for i in range(n)]
+    report("VAE slider -> image:", round_trips(page, "vae-decoded", acts), f"moves{when}")
     if page.get_by_role("tab", name="GAN").count():
         tab(page, "GAN")
         page.wait_for_selector("#gan-image img", timeout=30_000)
         acts = ["document.querySelector('#gan-next').click()"] * n
         for idle in (600, 0):  # a visitor clicking, looking, clicking; and clicking as fast as possible
-            rt = round_trips(page, "gan-image", acts, idle)
-            print(f"GAN seed -> image:    median {statistics.median(rt):6.1f} ms, p90 "
-                  f"{sorted(rt)[int(0.9 * len(rt))]:6.1f} ms over {len(rt)} clicks {idle} ms apart{when} "
-                  "(target median <= 150)")
+            report("GAN seed -> image:", round_trips(page, "gan-image", acts, idle), f"clicks {idle} ms apart{when}")
 
 
 def forward_slider(page: Page, n: int, when: str) -> None:
@@ -83,10 +82,9 @@ def forward_slider(page: Page, n: int, when: str) -> None:
     tab(page, "DDPM diffusion")
     page.locator("button[role=tab][data-tab-id=ddpm-forward]").click()
     page.wait_for_selector("#ddpm-forward-xt img", timeout=30_000)
-    acts = [SET_T.format(value=(37 * i + (3 if when else 0)) % 1000) for i in range(1, n + 1)]  # distinct: new x_t
-    rt = round_trips(page, "ddpm-forward-xt", acts)
-    print(f"DDPM forward t -> x_t: median {statistics.median(rt):6.1f} ms, p90 "
-          f"{sorted(rt)[int(0.9 * len(rt))]:6.1f} ms over {len(rt)} moves{when} (target median <= 150)")
+    acts = [SET_RANGE.format(css="#ddpm-forward-t input[type=range]", value=(37 * i + 3 * bool(when)) % 1000)
+            for i in range(1, n + 1)]  # distinct t, each unlike the first pass's: each move brings a new x_t
+    report("DDPM forward t -> x_t:", round_trips(page, "ddpm-forward-xt", acts), f"moves{when}")
 
 
 def play(page: Page, labels: tuple[str, ...], when: str) -> None:

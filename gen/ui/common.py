@@ -79,9 +79,9 @@ HEAVY = dict(concurrency_id="heavy", concurrency_limit=max(1, min(4, os.cpu_coun
 # message of an event, Gradio's page re-sends the loading status of every component any event has touched so far,
 # finding each by a walk of the whole component tree (~390 nodes here): the cost grows as a visitor tours the tabs
 # (VAE slider -> image: 100 ms on a fresh page, 230 after a tour of the tabs; 30 on a page of 2 components). An event
-# outside the queue sends two status messages instead of four (230 -> 110). Gradio shows gr.Warning and gr.Error
-# only for queued events, so this lane is for handlers that cannot warn or fail once their tab is drawn (a slider's
-# value, a seed a button made); a typed value, which may need a message, stays queued.
+# outside the queue sends two status messages instead of four (bench/browser.py: 230 -> 110-140 ms). Gradio shows
+# gr.Warning and gr.Error only for queued events, so this lane is for handlers that cannot warn or fail once their tab
+# is drawn (a slider's value, a seed a button made); a typed value, which may need a message, stays queued.
 FAST = dict(show_progress="hidden", trigger_mode="always_last", queue=False)
 
 
