@@ -42,11 +42,14 @@ def wait(cond, timeout: float = 10.0) -> None:
 
 
 def test_same_chain_is_computed_once_for_all_viewers():
-    films, calls = Films(FairPool(2), max_bytes=2**20), []
+    films, calls, gate = Films(FairPool(2), max_bytes=2**20), [], threading.Event()
     c = chain()
-    a = films.watch(key(c, "beta", 1), c, counting_shots(c, 10, calls))
+    # held at its first step until the second visitor is in: 10 quick steps could end it before (a finished film
+    # is shared from the kept ones, no longer weighing on the engine)
+    a = films.watch(key(c, "beta", 1), c, counting_shots(c, 10, calls, gate))
     b = films.watch(key(chain(), "beta", 1), chain(), counting_shots(c, 10, calls))  # an equal chain, another visitor
     assert a is b and a.watchers == 2 and a.job.weight == 2
+    gate.set()
     wait(lambda: a.done)
     films.leave(a), films.leave(b)
     late = films.watch(key(c, "beta", 1), c, counting_shots(c, 10, calls))  # finished: kept for the next viewer
