@@ -38,16 +38,17 @@ def bf16_sampling_default() -> bool:
 
 
 class ResBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, t_dim: int):
+    def __init__(self, c_in: int, c_out: int, t_dim: int, dropout: float = 0.0):
         super().__init__()
         self.norm1, self.conv1 = nn.GroupNorm(8, c_in), nn.Conv2d(c_in, c_out, 3, padding=1)
         self.t_proj = nn.Linear(t_dim, c_out)
         self.norm2, self.conv2 = nn.GroupNorm(8, c_out), nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.drop = nn.Dropout(dropout) if dropout else nn.Identity()  # before the second convolution, as Ho et al.
         self.skip = nn.Conv2d(c_in, c_out, 1) if c_in != c_out else nn.Identity()
 
     def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
         h = self.conv1(F.silu(self.norm1(x))) + self.t_proj(temb)[:, :, None, None]
-        return self.skip(x) + self.conv2(F.silu(self.norm2(h)))
+        return self.skip(x) + self.conv2(self.drop(F.silu(self.norm2(h))))
 
 
 class UNet(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["ddpm", "diffusion", "genlab"]):
@@ -64,7 +65,7 @@ class UNet(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["ddpm",
     bf16_min_rows: ClassVar[int] = 3
 
     def __init__(self, ch: int = 32, mult: tuple[int, int, int] = (1, 2, 4), T: int = 1000,
-                 schedule: str = "linear", dataset: str = "mnist", num_classes: int = 0):
+                 schedule: str = "linear", dataset: str = "mnist", num_classes: int = 0, dropout: float = 0.0):
         super().__init__()
         self.T, self.schedule, self.dataset, self.ch, self.num_classes = T, schedule, dataset, ch, num_classes
         t_dim = 4 * ch
@@ -73,14 +74,15 @@ class UNet(nn.Module, PyTorchModelHubMixin, library_name="genlab", tags=["ddpm",
             self.y_emb = nn.Embedding(num_classes + 1, t_dim)
             nn.init.zeros_(self.y_emb.weight)
         c1, c2, c3 = (ch * m for m in mult)
+        block = functools.partial(ResBlock, t_dim=t_dim, dropout=dropout)  # dropout acts in training only
         self.conv_in = nn.Conv2d(1, c1, 3, padding=1)
-        self.down1 = ResBlock(c1, c1, t_dim)
+        self.down1 = block(c1, c1)
         self.pool1 = nn.Conv2d(c1, c1, 3, stride=2, padding=1)  # 14
-        self.down2 = ResBlock(c1, c2, t_dim)
+        self.down2 = block(c1, c2)
         self.pool2 = nn.Conv2d(c2, c2, 3, stride=2, padding=1)  # 7
-        self.mid1, self.mid2 = ResBlock(c2, c3, t_dim), ResBlock(c3, c3, t_dim)
-        self.up2 = ResBlock(c3 + c2, c2, t_dim)  # at 14
-        self.up1 = ResBlock(c2 + c1, c1, t_dim)  # at 28
+        self.mid1, self.mid2 = block(c2, c3), block(c3, c3)
+        self.up2 = block(c3 + c2, c2)  # at 14
+        self.up1 = block(c2 + c1, c1)  # at 28
         self.norm_out, self.conv_out = nn.GroupNorm(8, c1), nn.Conv2d(c1, 1, 3, padding=1)
 
     @property

@@ -328,3 +328,18 @@ def test_conditional_unet_starts_as_the_unconditional_one():
         torch.testing.assert_close(cond(x, t), plain(x, t))  # y = None is the null class
     with pytest.raises(ValueError, match="unconditional"):
         plain(x, t, torch.tensor([1, 2]))
+
+
+def test_dropout_acts_in_training_only_and_rides_in_the_config(tmp_path):
+    """A dropout U-Net holds the same weights as a plain one, predicts the same in eval mode, and saves its rate."""
+    torch.manual_seed(0)
+    plain = UNet(8).eval()
+    drop = UNet(8, dropout=0.5)
+    drop.load_state_dict(plain.state_dict())  # strict: dropout adds no parameters
+    x, t = torch.randn(2, 1, 28, 28), torch.tensor([10, 900])
+    with torch.no_grad():
+        assert not torch.allclose(drop(x, t), drop(x, t))  # training mode: a fresh mask each call
+        torch.testing.assert_close(drop.eval()(x, t), plain(x, t))
+    drop.save_pretrained(tmp_path)
+    again = UNet.from_pretrained(tmp_path)
+    assert again.down1.drop.p == 0.5 and isinstance(plain.down1.drop, torch.nn.Identity)
