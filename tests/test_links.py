@@ -80,6 +80,19 @@ def test_a_ddpm_link_runs_the_chain_to_t_and_opens_the_forward_view(browser, app
     page.close()
 
 
+def test_a_playground_link_opens_that_family_and_copies_back(browser, app_url):
+    page = _open(browser, app_url + "?tab=playground&view=ddpm")
+    _selected(page, "Training playground")
+    _selected(page, "DDPM")
+    page.get_by_role("tab", name="VAE", exact=True).last.click()  # the playground's VAE, not the top-level tab
+    page.locator("#copy-link").click()
+    page.wait_for_function("() => (document.querySelector('#view-link textarea, #view-link input')?.value || '')"
+                           ".includes('tab=playground')")
+    url = page.locator("#view-link textarea, #view-link input").first.input_value()
+    assert "view=vae" in url, url
+    page.close()
+
+
 def test_bad_values_in_a_link_are_ignored_or_clamped(browser, app_url):
     page = _open(browser, app_url + "?tab=nope&seed=abc")
     _selected(page, "VAE")  # an unknown tab: the app opens as usual

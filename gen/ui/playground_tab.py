@@ -31,7 +31,7 @@ from gen import toy
 from gen.cache import shared
 from gen.remote import Remote, RemoteError
 from gen.toy import frames
-from gen.ui import common
+from gen.ui import common, links
 from gen.work import Job
 
 FPS = 15  # at most this many frames per second while playing (the browser paints them at this rate)
@@ -969,13 +969,13 @@ def _warm_up() -> Iterator[None]:
 def build(demo: gr.Blocks) -> None:
     ENGINE.start()  # its imports and warm-up take seconds: now, not at the first visitor's click
     box = gr.State(None)
-    ios = {}
+    ios, views = {}, {}
     for fam in FAMILIES.values():
-        with gr.Tab(fam.tab, id=f"toy-{fam.name}"):
+        with gr.Tab(fam.tab, id=f"toy-{fam.name}") as views[fam.name]:
             ui = fam.layout()
         ios[fam.name] = (ui, _wire(fam, ui, box))
 
-    with gr.Tab("Your own data", id="toy-draw"):
+    with gr.Tab("Your own data", id="toy-draw") as views["draw"]:
         with gr.Row():
             with gr.Column(scale=0, min_width=VIEW + 10):
                 canvas = gr.Image(toy.drawing.data_view([], size=VIEW), show_label=False, interactive=False,
@@ -1006,6 +1006,8 @@ def build(demo: gr.Blocks) -> None:
     spread.release(_drawing(""), [box, spread], draw_out, api_name=False)
     start.input(remote(draw_edit), [box, spread, start], draw_out, api_name=False)
     st_btn.click(remote(state), box, st_json, api_name="toy_state")
+
+    links.register("playground", view=links.subtabs(**views))  # ?tab=playground&view=ddpm
 
     # First visit: one model of each family, drawn at step 0.
     ev = None
