@@ -13,6 +13,13 @@ from gen import work
 from gen.ui import common, compare_tab, ddpm_tab, gan_tab, links, playground_tab, vae_tab
 
 TITLE = "genlab: generative models, live"
+MAIN_PAGE = "Lecture: VAE, GAN, DDPM"  # the navbar's name of the main page
+
+
+INTRO = ("Autoencoders and VAEs, GANs and DDPM diffusion on MNIST and Fashion-MNIST, with the lecture's equations "
+         "next to their live values.")
+PLAYGROUND_INTRO = ("Train a small GAN, DDPM or VAE on 2-D points, live: each family's training loop, one line of the "
+                    "lecture's algorithm at a time.")
 
 
 def build() -> gr.Blocks:
@@ -20,16 +27,8 @@ def build() -> gr.Blocks:
     common.lean_gradio()
     # Output images are cached as files: drop those older than an hour, checking every 30 minutes.
     with gr.Blocks(title=TITLE, delete_cache=(1800, 3600)) as demo:
-        with gr.Row(equal_height=True):
-            gr.Markdown(f"# {TITLE}\nAutoencoders and VAEs, GANs and DDPM diffusion on MNIST and Fashion-MNIST, "
-                        "with the lecture's equations next to their live values.", elem_classes="intro")
-            with gr.Column(scale=0, min_width=520):
-                with gr.Row():
-                    present = gr.Checkbox(label="Presentation mode (?present=1)", value=False, scale=0,
-                                          min_width=310, elem_id="present-toggle", container=False)
-                    copy = gr.Button("copy link to this view", size="sm", scale=0, min_width=190, elem_id="copy-link")
-                link = gr.Textbox(placeholder="press 'copy link': the URL of this tab as it is now", show_label=False,
-                                  container=False, elem_id="view-link", elem_classes="intro", buttons=["copy"])
+        gr.Navbar(main_page_name=MAIN_PAGE)
+        present, copy, link = header(INTRO, copy_link=True)
         with gr.Tabs() as tabs:
             with gr.Tab("VAE", id="vae"):
                 vae_tab.build(demo)
@@ -39,8 +38,6 @@ def build() -> gr.Blocks:
                 ddpm_tab.build(demo)
             with gr.Tab("Compare", id="compare"):
                 compare_tab.build(demo)
-            with gr.Tab("Training playground", id="playground"):
-                playground_tab.build(demo)
         links.wire(demo, tabs, copy, link)  # lecture links: ?tab=ddpm&ds=fashion&seed=42&t=500
 
         def lab_status() -> dict:
@@ -48,13 +45,42 @@ def build() -> gr.Blocks:
             return status(demo)
 
         gr.api(lab_status, api_name="lab_status", concurrency_limit=None)
-        demo.load(None, None, present, js=common.PRESENT_FROM_URL)
-        present.change(None, present, None, js=common.PRESENT_TOGGLE)
+        presentation(demo, present)
+    # A page of its own: the browser's cost of every event grows with the components on the page and those any
+    # event touched (see links.wire), and the playground has a third of them; its first views run only here.
+    with demo.route("Training playground", "playground"):
+        gr.Navbar(main_page_name=MAIN_PAGE)  # one per page
+        present, _, _ = header(PLAYGROUND_INTRO, copy_link=False)
+        playground_tab.build(demo)  # /playground?view=ddpm opens a family
+        presentation(demo, present)
     # Light events: each handler its own queue, 2 at a time. Heavy ones share common.HEAVY's lane; Play streams
     # wait on common.POOL and hold no thread. A bounded queue, so a crowd waits instead of piling up: a class of 40
     # sends about three events each at once.
     demo.queue(default_concurrency_limit=2, max_size=256)
     return demo
+
+
+def header(intro: str, copy_link: bool) -> tuple[gr.Checkbox, gr.Button | None, gr.Textbox | None]:
+    """Each page's title row: the title and what the page is, the presentation toggle, the lecture-link box."""
+    copy = link = None
+    with gr.Row(equal_height=True):
+        gr.Markdown(f"# {TITLE}\n{intro}", elem_classes="intro")
+        with gr.Column(scale=0, min_width=520):
+            with gr.Row():
+                present = gr.Checkbox(label="Presentation mode (?present=1)", value=False, scale=0,
+                                      min_width=310, elem_id="present-toggle", container=False)
+                if copy_link:
+                    copy = gr.Button("copy link to this view", size="sm", scale=0, min_width=190, elem_id="copy-link")
+            if copy_link:
+                link = gr.Textbox(placeholder="press 'copy link': the URL of this tab as it is now", show_label=False,
+                                  container=False, elem_id="view-link", elem_classes="intro", buttons=["copy"])
+    return present, copy, link
+
+
+def presentation(demo: gr.Blocks, present: gr.Checkbox) -> None:
+    """?present=1 (or the toggle): bigger text and images for a projector, set in the page alone."""
+    demo.load(None, None, present, js=common.PRESENT_FROM_URL)
+    present.change(None, present, None, js=common.PRESENT_TOGGLE)
 
 
 def status(demo: gr.Blocks) -> dict:

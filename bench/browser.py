@@ -59,7 +59,7 @@ def report(what: str, rt: list[float], how: str) -> None:
 
 
 def tab(page: Page, name: str) -> None:
-    page.get_by_role("tab", name=name, exact=True).first.click()  # .first: the playground has a "VAE" tab too
+    page.get_by_role("tab", name=name, exact=True).click()
 
 
 def sliders_and_seeds(page: Page, n: int, when: str) -> None:

@@ -150,11 +150,10 @@ def browser(url: str | None, seconds: float) -> None:
     if url is None:
         proc, url = launch_app()
     try:
-        with chromium_page(url) as page:
+        with chromium_page(url.rstrip("/") + "/playground") as page:  # the playground's own page
             page.wait_for_selector("button[role=tab]", timeout=120_000)
-            page.get_by_role("tab", name="Training playground").click()
             for sub, fam in (("GAN", "gan"), ("DDPM", "ddpm"), ("VAE", "vae")):
-                page.get_by_role("tab", name=sub, exact=True).last.click()
+                page.get_by_role("tab", name=sub, exact=True).click()
                 page.wait_for_selector(f"#toy-{fam}-view canvas", timeout=120_000)
                 drawn = f"() => +document.querySelector('#toy-{fam}-view .pg').dataset.frames"  # playground.js counts
                 count = page.locator(f"#toy-{fam}-updates input")

@@ -1,4 +1,5 @@
-"""The Training playground in headless Chromium at 1280x720 (Play streams, Pause stops), and its API names.
+"""The Training playground (its own page, /playground) in headless Chromium at 1280x720 (Play streams, Pause
+stops), and its API names.
 
 The views are <canvas> elements drawn by gen/ui/assets/playground.js from the numbers the server sends; the
 script counts what it drew in the view's data-frames attribute."""
@@ -21,9 +22,12 @@ def pixels(page: Page, family: str) -> str:
 
 
 def open_playground(page: Page, sub: str | None = None) -> None:
-    page.get_by_role("tab", name="Training playground").click()
+    """The playground's own page, through the navbar (a lecture link names the family: /playground?view=ddpm)."""
+    page.get_by_role("link", name="Training playground").click()
+    page.wait_for_url("**/playground**")
+    page.wait_for_selector("#toy-gan-view", timeout=60_000)
     if sub:
-        page.get_by_role("tab", name=sub, exact=True).last.click()
+        page.get_by_role("tab", name=sub, exact=True).click()
 
 
 def test_gan_play_streams_and_pause_stops(page: Page):

@@ -80,16 +80,17 @@ def test_a_ddpm_link_runs_the_chain_to_t_and_opens_the_forward_view(browser, app
     page.close()
 
 
-def test_a_playground_link_opens_that_family_and_copies_back(browser, app_url):
-    page = _open(browser, app_url + "?tab=playground&view=ddpm")
-    _selected(page, "Training playground")
+def test_a_playground_link_opens_that_family(browser, app_url):
+    page = _open(browser, app_url + "playground?view=ddpm")
     _selected(page, "DDPM")
-    page.get_by_role("tab", name="VAE", exact=True).last.click()  # the playground's VAE, not the top-level tab
-    page.locator("#copy-link").click()
-    page.wait_for_function("() => (document.querySelector('#view-link textarea, #view-link input')?.value || '')"
-                           ".includes('tab=playground')")
-    url = page.locator("#view-link textarea, #view-link input").first.input_value()
-    assert "view=vae" in url, url
+    expect(page.locator("#toy-ddpm-view canvas").first).to_be_visible(timeout=60_000)
+    page.close()
+    page = _open(browser, app_url + "playground?view=nope")  # ignored: the first family
+    _selected(page, "GAN")
+    page.close()
+    page = _open(browser, app_url)  # the main page carries none of the playground's components
+    expect(page.get_by_role("link", name="Training playground")).to_be_visible()
+    assert page.locator("#toy-gan-view").count() == 0
     page.close()
 
 

@@ -92,6 +92,9 @@ def class_choices(ds: str) -> list[tuple[str, str]]:
                                                     for i, c in enumerate(names)]
 
 CSS = """
+/* The navbar (main page, /playground) in a slim strip: every tab's main image stays on a 1280x720 screen. */
+.nav-holder { padding: 0 !important; }
+.nav-holder nav a { padding: 1px 8px !important; }
 /* Small images (a 28x28 frame) fill their box, upscaled by the browser pixel for pixel. */
 .crisp img { image-rendering: pixelated; object-fit: contain !important; }
 /* An image's label floats over its top rows (Gradio's default): the image starts below it (it hid the latent map's

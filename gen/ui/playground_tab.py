@@ -17,6 +17,7 @@ import collections
 import dataclasses
 import inspect
 import itertools
+import json
 import threading
 import time
 import uuid
@@ -31,7 +32,7 @@ from gen import toy
 from gen.cache import shared
 from gen.remote import Remote, RemoteError
 from gen.toy import frames
-from gen.ui import common, links
+from gen.ui import common
 from gen.work import Job
 
 FPS = 15  # at most this many frames per second while playing (the browser paints them at this rate)
@@ -966,29 +967,37 @@ def _warm_up() -> Iterator[None]:
         yield None
 
 
+# ?view=gan|ddpm|vae|draw opens that family's tab, in the page alone (no server round trip)
+VIEW_FROM_URL = ("() => { const v = new URLSearchParams(location.search).get('view'); "
+                 f"return {{__type__: 'update', ...({json.dumps([*FAMILIES, 'draw'])}.includes(v) "
+                 "? {selected: 'toy-' + v} : {})}; }")
+
+
 def build(demo: gr.Blocks) -> None:
     ENGINE.start()  # its imports and warm-up take seconds: now, not at the first visitor's click
     box = gr.State(None)
-    ios, views = {}, {}
-    for fam in FAMILIES.values():
-        with gr.Tab(fam.tab, id=f"toy-{fam.name}") as views[fam.name]:
-            ui = fam.layout()
-        ios[fam.name] = (ui, _wire(fam, ui, box))
+    ios = {}
+    with gr.Tabs() as tabs:
+        for fam in FAMILIES.values():
+            with gr.Tab(fam.tab, id=f"toy-{fam.name}"):
+                ui = fam.layout()
+            ios[fam.name] = (ui, _wire(fam, ui, box))
 
-    with gr.Tab("Your own data", id="toy-draw") as views["draw"]:
-        with gr.Row():
-            with gr.Column(scale=0, min_width=VIEW + 10):
-                canvas = gr.Image(toy.drawing.data_view([], size=VIEW), show_label=False, interactive=False,
-                                  format="png", height=VIEW, elem_id="toy-draw-canvas", buttons=[])
-            with gr.Column():
-                draw_md = gr.Markdown("**Click on the canvas** to place points; each becomes a small Gaussian blob "
-                                      "of training data.")
-                spread = gr.Slider(0.03, 0.5, 0.15, step=0.01, label="spread of each point (std)")
-                with gr.Row():
-                    undo = gr.Button("Undo")
-                    clear = gr.Button("Clear")
-                start = gr.Dropdown([(toy.LABELS[k], k) for k in toy.DATASETS if k != "drawn"], value=None,
-                                    label="...or start from 24 points of")
+        with gr.Tab("Your own data", id="toy-draw"):
+            with gr.Row():
+                with gr.Column(scale=0, min_width=VIEW + 10):
+                    canvas = gr.Image(toy.drawing.data_view([], size=VIEW), show_label=False, interactive=False,
+                                      format="png", height=VIEW, elem_id="toy-draw-canvas", buttons=[])
+                with gr.Column():
+                    draw_md = gr.Markdown("**Click on the canvas** to place points; each becomes a small Gaussian blob "
+                                          "of training data.")
+                    spread = gr.Slider(0.03, 0.5, 0.15, step=0.01, label="spread of each point (std)")
+                    with gr.Row():
+                        undo = gr.Button("Undo")
+                        clear = gr.Button("Clear")
+                    start = gr.Dropdown([(toy.LABELS[k], k) for k in toy.DATASETS if k != "drawn"], value=None,
+                                        label="...or start from 24 points of")
+    demo.load(None, None, tabs, js=VIEW_FROM_URL)  # /playground?view=ddpm
 
     gr.Markdown(INTRO)
     with gr.Accordion("Session state (JSON; the API's toy_state)", open=False):
@@ -1006,8 +1015,6 @@ def build(demo: gr.Blocks) -> None:
     spread.release(_drawing(""), [box, spread], draw_out, api_name=False)
     start.input(remote(draw_edit), [box, spread, start], draw_out, api_name=False)
     st_btn.click(remote(state), box, st_json, api_name="toy_state")
-
-    links.register("playground", view=links.subtabs(**views))  # ?tab=playground&view=ddpm
 
     # First visit: one model of each family, drawn at step 0.
     ev = None
