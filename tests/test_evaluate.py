@@ -163,3 +163,18 @@ def test_a_cut_short_generation_resumes_from_its_kept_batches(tmp_path):
     gan = generate("gan-mnist", 8, seed=1, batch=4, cache=tmp_path / "gan")  # models with 0-d buffers (BatchNorm)
     assert np.array_equal(gan, generate("gan-mnist", 8, seed=1, batch=4, cache=tmp_path / "gan"))
     assert len(list((tmp_path / "gan").glob("*.npy"))) == 2
+
+
+def test_heldout_loss_simple_pairs_t_and_eps_across_splits():
+    """A model that predicts eps = 0 scores E||eps||^2 / d = 1; the same images score the same on both splits (the
+    same t and eps); the shipped U-Net, given real digits scaled as in training ([-1, 1]), scores near its card."""
+    from gen.evaluate import heldout_loss_simple
+    from gen.unet import UNet
+
+    zero = UNet(8)
+    torch.nn.init.zeros_(zero.conv_out.weight), torch.nn.init.zeros_(zero.conv_out.bias)
+    x, _ = data.train_sample("mnist")
+    r = heldout_loss_simple(zero, x, x, n=300, batch=128)
+    assert r["loss_simple_train"] == r["loss_simple_test"] and abs(r["loss_simple_train"] - 1) < 0.02
+    r = heldout_loss_simple(hub.load("ddpm-mnist"), x[:300], x[300:600], n=300)
+    assert 0.01 < r["loss_simple_train"] < 0.04 and 0.01 < r["loss_simple_test"] < 0.04
