@@ -88,9 +88,16 @@ def test_a_playground_link_opens_that_family(browser, app_url):
     page = _open(browser, app_url + "playground?view=nope")  # ignored: the first family
     _selected(page, "GAN")
     page.close()
-    page = _open(browser, app_url)  # the main page carries none of the playground's components
-    expect(page.get_by_role("link", name="Training playground")).to_be_visible()
+    page = _open(browser, app_url + "?present=1")  # the main page carries none of the playground's components
     assert page.locator("#toy-gan-view").count() == 0
+    page.get_by_role("link", name="Training playground").click()  # presentation mode stays on, page to page
+    page.wait_for_selector("#toy-gan-view", timeout=60_000)
+    page.wait_for_function("() => document.body.classList.contains('present')", timeout=10_000)
+    page.locator("#present-toggle input").uncheck()
+    page.get_by_role("link", name="Lecture: VAE, GAN, DDPM").click()  # ... and off
+    page.wait_for_selector("#vae-decoded img", timeout=60_000)
+    page.wait_for_timeout(1000)
+    assert not page.evaluate("document.body.classList.contains('present')")
     page.close()
 
 

@@ -139,9 +139,13 @@ body.present .gradio-container { max-width: 100% !important; padding-top: 0 !imp
 """
 
 # ?present=1 in the URL switches presentation mode on at load; the checkbox toggles it.
-PRESENT_FROM_URL = ("() => { const on = new URLSearchParams(location.search).get('present') === '1'; "
+# ?present=1 (or 0) sets it; without it, the mode this browser tab last had: the navbar's links carry no query, and a
+# lecturer projecting the main page keeps the mode on the playground's page
+PRESENT_FROM_URL = ("() => { const q = new URLSearchParams(location.search).get('present'); "
+                    "const on = q === null ? sessionStorage.getItem('genlab-present') === '1' : q === '1'; "
                     "document.body.classList.toggle('present', on); return on; }")
-PRESENT_TOGGLE = "(on) => { document.body.classList.toggle('present', on); }"
+PRESENT_TOGGLE = ("(on) => { document.body.classList.toggle('present', on); "
+                  "sessionStorage.setItem('genlab-present', on ? '1' : '0'); }")
 
 THEME = gr.themes.Default(text_size=gr.themes.sizes.text_lg)
 
