@@ -119,16 +119,15 @@ def heldout_loss_simple(model: nn.Module, x_train: np.ndarray, x_test: np.ndarra
                         batch: int = 500) -> dict[str, float]:
     """A DDPM's L_simple on n training and n test images, with the same t and eps for both: a test loss above the
     training loss is overfitting (ddpm-mnist's card: more training lowered the first and raised the second)."""
-    from gen.diffusion import q_sample, schedule_of
+    from gen.diffusion import loss_simple, schedule_of
 
     sch, out = schedule_of(model), {}
     for split, images in (("train", x_train), ("test", x_test)):
-        g, total, x = torch.Generator().manual_seed(seed), 0.0, to_float(images[:n], signed=True)
-        for i in range(0, len(x), batch):
-            x0 = x[i:i + batch]
-            t = torch.randint(1, sch.T + 1, (len(x0),), generator=g)  # the same t and eps for both splits
-            eps = torch.randn(x0.shape, generator=g)
-            total += (eps - model(q_sample(x0, t, eps, sch), t)).pow(2).mean().item() * len(x0)
+        x, total = to_float(images[:n], signed=True), 0.0
+        with torch.random.fork_rng(devices=[]):  # the same t and eps for both splits; the caller's RNG untouched
+            torch.manual_seed(seed)
+            for i in range(0, len(x), batch):
+                total += loss_simple(model, x[i:i + batch], sch).item() * len(x[i:i + batch])
         out[f"loss_simple_{split}"] = round(total / len(x), 5)
     return out
 

@@ -77,11 +77,12 @@ STREAMS = Streams()
 HEAVY = dict(concurrency_id="heavy", concurrency_limit=max(1, min(4, os.cpu_count() or 1)))
 # The fast lane, for a slider or button that redraws an image while the visitor plays with it. After each status
 # message of an event, Gradio's page re-sends the loading status of every component any event has touched so far,
-# finding each by a walk of the whole component tree (~390 nodes here): the cost grows as a visitor tours the tabs
-# (VAE slider -> image: 100 ms on a fresh page, 230 after a tour of the tabs; 30 on a page of 2 components). An event
-# outside the queue sends two status messages instead of four (bench/browser.py: 230 -> 110-140 ms). Gradio shows
-# gr.Warning and gr.Error only for queued events, so this lane is for handlers that cannot warn or fail once their tab
-# is drawn (a slider's value, a seed a button made); a typed value, which may need a message, stays queued.
+# finding each by a walk of the whole component tree (~270 nodes on the main page, ~390 before the playground got its
+# own page): the cost grows as a visitor tours the tabs (on the 390-node page, VAE slider -> image: 100 ms fresh, 230
+# after a tour of the tabs; 30 on a page of 2 components). An event outside the queue sends two status messages
+# instead of four (bench/browser.py: 230 -> 110-140 ms). Gradio shows gr.Warning and gr.Error only for queued events,
+# so this lane is for handlers that cannot warn or fail once their tab is drawn (a slider's value, a seed a button
+# made); a typed value, which may need a message, stays queued.
 FAST = dict(show_progress="hidden", trigger_mode="always_last", queue=False)
 
 
@@ -138,9 +139,8 @@ body.present fieldset.block:has(input[type=radio]) label { padding: 2px 10px; }
 body.present .gradio-container { max-width: 100% !important; padding-top: 0 !important; }
 """
 
-# ?present=1 in the URL switches presentation mode on at load; the checkbox toggles it.
-# ?present=1 (or 0) sets it; without it, the mode this browser tab last had: the navbar's links carry no query, and a
-# lecturer projecting the main page keeps the mode on the playground's page
+# Presentation mode at load: ?present=1 (or 0) in the URL, else the mode this browser tab last had (the navbar's links
+# carry no query: a lecturer projecting the main page keeps the mode on the playground's page); the checkbox toggles it.
 PRESENT_FROM_URL = ("() => { const q = new URLSearchParams(location.search).get('present'); "
                     "const on = q === null ? sessionStorage.getItem('genlab-present') === '1' : q === '1'; "
                     "document.body.classList.toggle('present', on); return on; }")
