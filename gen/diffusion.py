@@ -97,11 +97,13 @@ def predict_x0(x_t: torch.Tensor, t: torch.Tensor | int, eps: torch.Tensor, sch:
 # ---- Algorithm 1: training -------------------------------------------------------------------
 
 def loss_simple(model: Callable[..., torch.Tensor], x0: torch.Tensor, sch: Schedule,
-                y: torch.Tensor | None = None) -> torch.Tensor:
+                y: torch.Tensor | None = None, gamma: float = 0.0) -> torch.Tensor:
     # L_simple = E_{t, x0, eps} || eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t) ||^2  (and y, if given)
     t = torch.randint(1, sch.T + 1, (x0.shape[0],), device=x0.device)  # t ~ Uniform{1..T}
     eps = torch.randn_like(x0)  # eps ~ N(0, I)
-    x_t = q_sample(x0, t, eps, sch)
+    # gamma > 0: input perturbation (Ning et al. 2023): x_t is built from eps + gamma xi, the target stays eps, so
+    # training sees the slightly-off x_t a sampler feeds back to the model (exposure bias); gamma = 0 is Algorithm 1
+    x_t = q_sample(x0, t, eps + gamma * torch.randn_like(x0) if gamma else eps, sch)
     return (eps - (model(x_t, t) if y is None else model(x_t, t, y))).pow(2).mean()
 
 

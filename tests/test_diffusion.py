@@ -188,6 +188,22 @@ def test_loss_simple_and_one_training_step():
     assert loss().item() < before.item() - 1e-3
 
 
+def test_input_perturbation_leaves_a_loss_of_gamma_squared_to_a_perfect_denoiser():
+    """The model that reads the exact noise out of x_t (it knows x0) scores 0 under Algorithm 1, and gamma^2 per
+    pixel with input perturbation: x_t carries eps + gamma xi, the target is eps alone."""
+    torch.manual_seed(0)
+    sch = D.linear_schedule()
+    x0 = torch.rand(256, 1, 28, 28) * 2 - 1
+
+    def exact(x_t, t):  # (x_t - sqrt(ab_t) x0) / sqrt(1 - ab_t): the noise inside x_t
+        ab = sch.alpha_bar[t].view(-1, 1, 1, 1)
+        return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
+
+    assert D.loss_simple(exact, x0, sch).item() < 1e-8
+    for gamma in (0.1, 0.3):
+        assert abs(D.loss_simple(exact, x0, sch, gamma=gamma).item() / gamma ** 2 - 1) < 0.02
+
+
 def test_unet_shapes_and_embedding():
     torch.manual_seed(0)
     model = UNet(ch=8).eval()

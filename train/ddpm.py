@@ -42,6 +42,8 @@ p.add_argument("--ch", type=int, default=32)
 p.add_argument("--ema", type=float, default=0.9995)
 p.add_argument("--dropout", type=float, default=0.0, help="dropout in each residual block while training (Ho et al. "
                "use 0.1 on CIFAR-10): against overfitting a small training set")
+p.add_argument("--input-perturbation", type=float, default=0.0, metavar="GAMMA", help="x_t from eps + GAMMA xi, "
+               "target eps (Ning et al. 2023 use 0.1): against the exposure bias of few-step samplers")
 p.add_argument("--every", type=int, default=2000, help="save state and a sample grid every this many steps")
 p.add_argument("--init", default=None, help="start from an exported model folder (its EMA weights), e.g. to "
                "continue training on other hardware; the optimiser starts fresh")
@@ -113,7 +115,7 @@ while step < args.steps and not clock.out_of_time():
     for idx in batches(len(x), args.batch, args.device, args.seed, epoch):
         with amp:  # Algorithm 1: x0 ~ q(x0), t ~ U{1..T}, eps ~ N(0, I), step on ||eps - eps_theta||^2
             labels = diffusion.drop_labels(y[idx], args.p_uncond, model.null_class) if args.cond else None
-            loss = diffusion.loss_simple(net, x[idx], sch, labels)
+            loss = diffusion.loss_simple(net, x[idx], sch, labels, args.input_perturbation)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
