@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import nn
 
+from gen import data
 from gen.images import to_float, to_uint8
 from gen.latent import lerp, seed_to_z, seeds_to_z, slerp
 
@@ -303,10 +304,16 @@ def recipe(info: dict) -> str:
         parts.append(f"the mode-seeking term (weight {info['mode_seeking']:g})")
     if info.get("diffaug"):
         parts.append("DiffAugment (D sees every image, real or fake, randomly shifted and cut out)")
+    if info.get("oversample"):
+        cls, factor = info["oversample"].split(":")
+        name = data.CLASSES[info["dataset"]][int(cls)] if info.get("dataset") in data.CLASSES else cls
+        parts.append(f"class {name} repeated {float(factor):g}x among D's real images (against its rarity in G's)")
     if info.get("epochs_done"):
         parts.append(f"{info['epochs_done']} epochs on {info.get('hardware', 'unknown hardware')}")
     if info.get("continued_from"):  # the recipe above is the last run's: say what came before
         parts.append(f"continued from {info['continued_from']}")
+    if info.get("soup"):  # shipped as a weighted average of fine-tunes of one model
+        parts.append(f"shipped as a model soup, the weighted average of {info['soup']}")
     return "; ".join(parts)
 
 

@@ -129,6 +129,17 @@ def setup(args: argparse.Namespace, name: str) -> tuple[torch.Tensor, torch.Tens
     return to_float(x).to(args.device), torch.as_tensor(y).long().to(args.device)
 
 
+def oversample(x: torch.Tensor, y: torch.Tensor, cls: int, factor: float,
+               seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training set with class `cls` repeated `factor` times (a fractional part: a fixed random subset), so
+    that D sees more of a class that G draws too rarely (Fashion's Shirt, between T-shirt, Pullover and Coat)."""
+    idx = torch.nonzero(y == cls).squeeze(1).cpu()
+    extra = round((factor - 1) * len(idx))
+    perm = idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(seed))]
+    keep = torch.cat([torch.arange(len(y)), perm.repeat(-(-extra // max(1, len(idx))))[:extra]]).to(y.device)
+    return x[keep], y[keep]
+
+
 def batches(n: int, batch: int, device: str, seed: int, epoch: int) -> Iterator[torch.Tensor]:
     """Index batches of one epoch, shuffled reproducibly, dropping the ragged last batch.
 

@@ -246,6 +246,9 @@ def test_recipe_names_every_trick_in_the_lectures_terms():
     assert gan.recipe({}) == ""  # no training.json: nothing to say
     assert "matching-aware D" in gan.recipe({"mismatch": True, "mode_seeking": 0.1}) and "weight 0.1" in gan.recipe(
         {"mode_seeking": 0.1})
+    soup = gan.recipe({"dataset": "fashion", "oversample": "6:3", "soup": "0.5 x (a) + 0.5 x (b)"})
+    assert "class Shirt repeated 3x among D's real images" in soup and soup.endswith(
+        "shipped as a model soup, the weighted average of 0.5 x (a) + 0.5 x (b)")
     from gen.ui import gan_tab
 
     assert "How `gan-mnist` was trained:" in gan_tab._compare_md("MNIST", (None, None))  # the tab says it

@@ -116,3 +116,61 @@ def test_unconditional_gan_with_the_shipped_recipe_and_mode_seeking_trains_and_s
     info = json.loads((out / "training.json").read_text())
     assert info["mode_seeking"] == 0.1 and info["spectral_norm"] and info["deep"] and not info["conditional"]
     assert "mode-seeking term (Mao et al. 2019) with weight 0.1" in info["description"]
+
+
+def test_oversample_repeats_one_class_and_leaves_the_others():
+    from gen.training import oversample
+
+    y = torch.tensor([0, 6, 1, 6, 2, 6, 6, 3])
+    x = torch.arange(len(y)).float()
+    for factor, n6 in ((1, 4), (1.5, 6), (3, 12)):
+        xo, yo = oversample(x, y, 6, factor)
+        assert (yo == 6).sum() == n6 and (yo != 6).sum() == 4
+        assert torch.equal(xo[:len(x)], x) and torch.equal(y[xo.long()], yo)  # images keep their labels
+
+
+def test_gan_with_one_class_oversampled_trains_on_more_of_it_and_says_so(tmp_path, tiny_npz):
+    out = tmp_path / "gan-fashion"
+    gan("--dataset", "fashion", "--data", str(tiny_npz), "--oversample", "6:2", "--epochs", "1",
+        "--run-dir", str(tmp_path / "r"), "--out", str(out))
+    info = json.loads((out / "training.json").read_text())
+    n6 = int((np.load(tiny_npz)["y_train"] == 6).sum())
+    assert info["n_train_images"] == 256 + n6 and info["oversample"] == "6:2"
+    assert "class 6 (Shirt) repeated 2x in the training set" in info["description"]
+
+
+def soup(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "train/soup.py", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_a_soup_is_the_weighted_average_of_its_ingredients_and_its_card_names_them(tmp_path, tiny_npz):
+    from safetensors.torch import load_file
+
+    from gen.gan import Generator
+    from gen.hub import _from_folder
+
+    a, b, out = tmp_path / "a" / "gan-mnist", tmp_path / "b" / "gan-mnist", tmp_path / "s" / "gan-mnist"
+    gan("--data", str(tiny_npz), "--epochs", "1", "--run-dir", str(tmp_path / "ra"), "--out", str(a))
+    gan("--data", str(tiny_npz), "--init", str(a), "--epochs", "2", "--lr", "1e-3", "--run-dir",
+        str(tmp_path / "rb"), "--out", str(b))
+    r = soup(f"{a}:0.25", f"{b}:0.75", "--out", str(out), "--d", f"{b}-D")
+    assert r.returncode == 0, r.stderr
+    wa, wb, ws = (load_file(str(f / "model.safetensors")) for f in (a, b, out))
+    w = "net.0.weight"
+    assert not torch.allclose(wa[w], wb[w]) and torch.allclose(ws[w], 0.25 * wa[w] + 0.75 * wb[w], atol=1e-6)
+    counter = next(k for k in ws if k.endswith("num_batches_tracked"))
+    assert ws[counter].dtype == wa[counter].dtype == torch.int64  # BatchNorm's step counter stays an integer
+    assert isinstance(_from_folder(Generator, out, "soup"), Generator)  # loads as the app loads it
+    info = json.loads((out / "training.json").read_text())
+    before = json.loads((b / "training.json").read_text())
+    first = json.loads((a / "training.json").read_text())
+    assert info["continued_from"] == f"epochs 0-1 on {first['hardware']}: {first['command']}"  # what both share
+    assert info["soup"] == ("0.25 x (gan-mnist at epoch 1: the runs above) + 0.75 x (gan-mnist at epoch 2: "
+                            f"epochs 1-2 on {before['hardware']}: {before['command']})")
+    assert "model soup" in info["description"] and "| soup | 0.25 x (" in (out / "README.md").read_text()
+    assert (out.parent / "gan-mnist-D" / "model.safetensors").read_bytes() == \
+        (b.parent / "gan-mnist-D" / "model.safetensors").read_bytes()
+
+    bad = soup(f"{a}:0.5", f"{b}:0.6", "--out", str(tmp_path / "x"))
+    assert bad.returncode != 0 and "sum to 1.1" in bad.stderr

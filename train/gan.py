@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from gen import data
 from gen.gan import LOSSES, Discriminator, Generator, d_loss, diff_augment, g_loss, mode_seeking
 from gen.images import grid, to_uint8
 from gen.latent import seed_to_z
@@ -28,6 +29,7 @@ from gen.training import (
     load_optimizer,
     load_state,
     n_batches,
+    oversample,
     parser,
     save_state,
     setup,
@@ -54,11 +56,16 @@ p.add_argument("--z-dim", type=int, default=64)
 p.add_argument("--init", default=None, help="start from an exported model folder (G; its -D beside it), "
                "e.g. to continue training on other hardware, or a conditional GAN from an unconditional one; another "
                "dataset's model starts a new run (epoch 0) from its weights (transfer)")
+p.add_argument("--oversample", default=None, metavar="CLASS:FACTOR", help="repeat one class's training images, "
+               "e.g. 6:3 (Fashion's Shirt three times: the class the unconditional GAN drew least)")
 p.add_argument("--snapshots", default="1,2,5,10,20,40", help="epochs whose fixed-seed sample grid is kept")
 args = p.parse_args()
 loss_tag = "-minimax" if args.loss == "minimax" and not args.cond else ""  # the lecture's minimax G ships beside
 x, labels = setup(args, f"{'c' * args.cond}gan{loss_tag}-{args.dataset}")
 nc = 10 if args.cond else 0
+if args.oversample:
+    cls, factor = args.oversample.split(":")
+    x, labels = oversample(x, labels, int(cls), float(factor), args.seed)
 x = x * 2 - 1  # the generator's tanh range
 G = Generator(args.z_dim, args.width, args.dataset, nc, args.deep).to(args.device)
 D = Discriminator(args.width, args.dataset, nc, args.sn, args.deep).to(args.device)
@@ -172,7 +179,7 @@ if str(len(history)) not in snaps:  # the shipped epoch's grid, also when a run 
     snapshot(len(history))
 info = dict(n_train=len(x), epochs_done=len(history), k=args.k, loss=args.loss, z_dim=args.z_dim, width=args.width,
             conditional=args.cond, spectral_norm=args.sn, diffaug=args.diffaug, deep=args.deep, mismatch=args.mismatch,
-            mode_seeking=args.ms, ema=args.ema,
+            mode_seeking=args.ms, ema=args.ema, **({"oversample": args.oversample} if args.oversample else {}),
             lr_d=args.lr_d or args.lr, **provenance, history=history)
 how = [f"the {args.loss} " + ("loss (D: E[relu(1 - D(x))] + E[relu(1 + D(G(z)))], G: -E[D(G(z))])"
                               if args.loss == "hinge" else "generator loss")]
@@ -183,6 +190,8 @@ how += ["a matching-aware D (Reed et al. 2016: real images with a wrong label co
 how += [f"the mode-seeking term (Mao et al. 2019) with weight {args.ms:g}"] * bool(args.ms)
 if args.lr_d:  # (a list-repeat would format None first and fail without --lr-d)
     how.append(f"two time-scale learning rates (G {args.lr:g}, D {args.lr_d:g})")
+if args.oversample:
+    how.append(f"class {cls} ({data.CLASSES[args.dataset][int(cls)]}) repeated {float(factor):g}x in the training set")
 how += [f"an exponential moving average of G's weights (decay {args.ema:g}) for sampling"] * bool(args.ema)
 what = ("Class-conditional DCGAN {} (Mirza & Osindero 2014: y's embedding concatenated to z in G(z, y); projection "
         "discriminator D(x, y) = psi(phi(x)) + <embed(y), phi(x)>, Miyato & Koyama 2018)" if args.cond else "DCGAN {}")
