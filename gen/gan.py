@@ -283,6 +283,17 @@ G_LOSS = {"minimax": "the minimax loss (G descends log(1 − D(G(z))))",
           "hinge": "the hinge loss (D descends E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))], G ascends E[D(G(z))])"}
 
 
+def _without_commands(lineage: str, dataset: str | None) -> str:
+    """'epochs 0-60 on CPU: python train/gan.py ... then ...' -> 'epochs 0-60 on CPU then ...', keeping what an
+    oversampled run did to D's data: the tab stays legible; the model card keeps every command."""
+    def what(m: re.Match) -> str:
+        if o := re.search(r"--oversample (\d+):([\d.]+)", m[0]):
+            name = data.CLASSES[dataset][int(o[1])] if dataset in data.CLASSES else f"class {o[1]}"
+            return f", {name} repeated {float(o[2]):g}x among D's real images"
+        return ""
+    return re.sub(r": (?:python|torchrun) [^()+]*?(?= then |\)| \+ |$)", what, lineage)
+
+
 def recipe(info: dict) -> str:
     """How a GAN was trained, in the lecture's terms, from its training.json ('' when there is none)."""
     if not info:
@@ -310,10 +321,11 @@ def recipe(info: dict) -> str:
         parts.append(f"class {name} repeated {float(factor):g}x among D's real images (against its rarity in G's)")
     if info.get("epochs_done"):
         parts.append(f"{info['epochs_done']} epochs on {info.get('hardware', 'unknown hardware')}")
-    if info.get("continued_from"):  # the recipe above is the last run's: say what came before
-        parts.append(f"continued from {info['continued_from']}")
-    if info.get("soup"):  # shipped as a weighted average of fine-tunes of one model
-        parts.append(f"shipped as a model soup, the weighted average of {info['soup']}")
+    runs = {k: _without_commands(info[k], info.get("dataset")) for k in ("continued_from", "soup") if info.get(k)}
+    if "continued_from" in runs:  # the recipe above is the last run's: say what came before
+        parts.append(f"continued from {runs['continued_from']}")
+    if "soup" in runs:  # shipped as a weighted average of fine-tunes of one model
+        parts.append(f"shipped as a model soup, the weighted average of {runs['soup']}")
     return "; ".join(parts)
 
 

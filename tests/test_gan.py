@@ -249,6 +249,10 @@ def test_recipe_names_every_trick_in_the_lectures_terms():
     soup = gan.recipe({"dataset": "fashion", "oversample": "6:3", "soup": "0.5 x (a) + 0.5 x (b)"})
     assert "class Shirt repeated 3x among D's real images" in soup and soup.endswith(
         "shipped as a model soup, the weighted average of 0.5 x (a) + 0.5 x (b)")
+    lineage = gan.recipe({"dataset": "fashion", "continued_from": "epochs 0-60 on CPU (2 threads): python train/gan.py "
+                          "--epochs 60 then epochs 60-78 on 1x H200: python train/gan.py --oversample 6:3 --epochs 78"})
+    assert lineage.endswith("continued from epochs 0-60 on CPU (2 threads) then epochs 60-78 on 1x H200, Shirt "
+                            "repeated 3x among D's real images")  # the tab drops the commands (the card has them)
     from gen.ui import gan_tab
 
     assert "How `gan-mnist` was trained:" in gan_tab._compare_md("MNIST", (None, None))  # the tab says it
