@@ -255,4 +255,8 @@ def test_recipe_names_every_trick_in_the_lectures_terms():
                             "repeated 3x among D's real images")  # the tab drops the commands (the card has them)
     from gen.ui import gan_tab
 
-    assert "How `gan-mnist` was trained:" in gan_tab._compare_md("MNIST", (None, None))  # the tab says it
+    md = gan_tab._compare_md("MNIST", (None, None))
+    assert "How `gan-mnist` was trained:" in md  # the tab says it
+    card = gan.metrics("gan-mnist")  # the rarest class as the card measured it, beside the card's FID
+    rarest = min(card["class_histogram"], key=card["class_histogram"].get)
+    assert f"| smallest class share | {card['min_class_fraction']:.1%} ({rarest}; 5,000 samples) |" in md

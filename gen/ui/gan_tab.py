@@ -397,11 +397,13 @@ def _compare_md(ds: str, hists: tuple[dict[str, float] | None, dict[str, float] 
     def f(m: dict, k: str, fmt: str = "{:.1f}") -> str:
         return fmt.format(m[k]) if k in m else "n/a"
 
-    def low(h: dict[str, float] | None) -> str:
+    def low(m: dict, h: dict[str, float] | None) -> str:
+        """The rarest class: the card's 5,000 samples (as the FID row), else the 1,000 of the charts below."""
+        n, h = (m["n_samples"], m["class_histogram"]) if "class_histogram" in m else (1000, h)
         if not h:
             return "n/a"
         c = min(h, key=h.get)
-        return f"{h[c]:.1%} ({c})"
+        return f"{h[c]:.1%} ({c}; {n:,} samples)"
 
     info = [gan.training_info(n) for n in (ns, mm)]
     loss = info[0].get("loss", "non-saturating")
@@ -411,7 +413,7 @@ def _compare_md(ds: str, hists: tuple[dict[str, float] | None, dict[str, float] 
 | | {loss} `{ns}` | minimax `{mm}` |
 |---|---|---|
 | FID ↓ (5,000 samples; real vs real: {f(m_ns, 'fid_real_vs_real')}) | **{f(m_ns, 'fid')}** | **{f(m_mm, 'fid')}** |
-| smallest class share of 1,000 samples | {low(hists[0])} | {low(hists[1])} |
+| smallest class share | {low(m_ns, hists[0])} | {low(m_mm, hists[1])} |
 | D(x) / D(G(z)) at the last training epoch | {last[0]} | {last[1]} |
 
 {how}
