@@ -283,14 +283,19 @@ G_LOSS = {"minimax": "the minimax loss (G descends log(1 − D(G(z))))",
           "hinge": "the hinge loss (D descends E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))], G ascends E[D(G(z))])"}
 
 
+def _oversampled(spec: str, dataset: str | None) -> str:
+    """train/gan.py's --oversample CLASS:FACTOR in words: '6:3' -> 'class Shirt repeated 3x among D's real images'."""
+    cls, factor = spec.split(":")
+    name = data.CLASSES[dataset][int(cls)] if dataset in data.CLASSES else cls
+    return f"class {name} repeated {float(factor):g}x among D's real images"
+
+
 def _without_commands(lineage: str, dataset: str | None) -> str:
     """'epochs 0-60 on CPU: python train/gan.py ... then ...' -> 'epochs 0-60 on CPU then ...', keeping what an
     oversampled run did to D's data: the tab stays legible; the model card keeps every command."""
     def what(m: re.Match) -> str:
-        if o := re.search(r"--oversample (\d+):([\d.]+)", m[0]):
-            name = data.CLASSES[dataset][int(o[1])] if dataset in data.CLASSES else f"class {o[1]}"
-            return f", {name} repeated {float(o[2]):g}x among D's real images"
-        return ""
+        o = re.search(r"--oversample (\d+:[\d.]+)", m[0])
+        return f", {_oversampled(o[1], dataset)}" if o else ""
     return re.sub(r": (?:python|torchrun) [^()+]*?(?= then |\)| \+ |$)", what, lineage)
 
 
@@ -316,9 +321,7 @@ def recipe(info: dict) -> str:
     if info.get("diffaug"):
         parts.append("DiffAugment (D sees every image, real or fake, randomly shifted and cut out)")
     if info.get("oversample"):
-        cls, factor = info["oversample"].split(":")
-        name = data.CLASSES[info["dataset"]][int(cls)] if info.get("dataset") in data.CLASSES else cls
-        parts.append(f"class {name} repeated {float(factor):g}x among D's real images (against its rarity in G's)")
+        parts.append(f"{_oversampled(info['oversample'], info.get('dataset'))} (against its rarity in G's)")
     if info.get("epochs_done"):
         parts.append(f"{info['epochs_done']} epochs on {info.get('hardware', 'unknown hardware')}")
     runs = {k: _without_commands(info[k], info.get("dataset")) for k in ("continued_from", "soup") if info.get(k)}

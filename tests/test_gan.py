@@ -251,8 +251,8 @@ def test_recipe_names_every_trick_in_the_lectures_terms():
         "shipped as a model soup, the weighted average of 0.5 x (a) + 0.5 x (b)")
     lineage = gan.recipe({"dataset": "fashion", "continued_from": "epochs 0-60 on CPU (2 threads): python train/gan.py "
                           "--epochs 60 then epochs 60-78 on 1x H200: python train/gan.py --oversample 6:3 --epochs 78"})
-    assert lineage.endswith("continued from epochs 0-60 on CPU (2 threads) then epochs 60-78 on 1x H200, Shirt "
-                            "repeated 3x among D's real images")  # the tab drops the commands (the card has them)
+    assert lineage.endswith("continued from epochs 0-60 on CPU (2 threads) then epochs 60-78 on 1x H200, class "
+                            "Shirt repeated 3x among D's real images")  # the tab drops the commands (the card has them)
     from gen.ui import gan_tab
 
     md = gan_tab._compare_md("MNIST", (None, None))
