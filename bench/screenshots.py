@@ -8,10 +8,31 @@ import argparse
 import time
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+# Done loading: on the screen to be shot, no status tracker says "processing" and every image with a source has
+# arrived. Under load (training beside it, a class) a first render can take many seconds; a fixed sleep shot blank
+# panels then. Only what is shot counts: lazy images and slow charts further down need not be there.
+SETTLED = """(full) => {
+  const shown = e => { const r = e.getBoundingClientRect();
+    return e.offsetParent !== null && r.width > 0 && (full || (r.bottom > 0 && r.top < innerHeight)); };
+  return [...document.querySelectorAll('.progress-text, .eta-bar')].filter(shown).length === 0
+    && [...document.querySelectorAll('img[src]:not([src=""])')].filter(shown)
+         .every(i => i.complete && i.naturalWidth > 0); }"""
+
+
+def settled(page, full: bool, timeout_ms: int = 60_000) -> bool:
+    try:
+        page.wait_for_function(SETTLED, arg=full, timeout=timeout_ms, polling=250)
+    except PlaywrightTimeout:
+        return False
+    time.sleep(0.5)  # the last image paints
+    return True
 
 
 def main() -> None:
@@ -34,7 +55,9 @@ def main() -> None:
                 if not page.get_by_role("tab", name=tab, exact=True).is_visible():
                     continue  # a sub-tab of another tab
                 page.get_by_role("tab", name=tab, exact=True).click()
-                time.sleep(2.5)
+                time.sleep(1.0)  # the tab's own load events start
+                if not settled(page, a.full):
+                    print(f"{tab} ({mode}): still loading after 60 s, shot as it is")
                 path = out / f"{tab.split()[0].lower()}-{mode}.png"
                 page.screenshot(path=path, full_page=a.full)
                 print(path)
