@@ -20,6 +20,7 @@ from gen.ui.common import DATASET, DATASETS, FAST, LAST_TEST, friendly, image, m
 
 N_GRID = 16  # the 4x4 grid: seeds s .. s+15
 N_REAL = 8  # real test images shown beside D's verdicts
+N_HIST = 1000  # live samples behind the class-share charts (the cards count 5,000)
 NUDGE = 5.0  # nudge sliders cover [-5, 5] along unit directions; a typical ||z|| is sqrt(64) = 8
 GIF_DIR = Path(tempfile.gettempdir()) / "genlab-gan"
 
@@ -367,7 +368,7 @@ def snapshot(ds: str, epoch: str | None):
 @lru_cache(maxsize=4)
 def _histogram(ds: str, kind: str) -> dict[str, float]:
     """Class fractions of 1,000 samples of the non-saturating (kind '') or minimax (kind 'minimax-') generator."""
-    h = gan.class_histogram(model(_name(ds, kind)), model(f"classifier-{DATASETS[ds]}"), 1000)
+    h = gan.class_histogram(model(_name(ds, kind)), model(f"classifier-{DATASETS[ds]}"), N_HIST)
     return {c: float(f) for c, f in zip(data.CLASSES[DATASETS[ds]], h)}
 
 
@@ -399,7 +400,7 @@ def _compare_md(ds: str, hists: tuple[dict[str, float] | None, dict[str, float] 
 
     def low(m: dict, h: dict[str, float] | None) -> str:
         """The rarest class: the card's 5,000 samples (as the FID row), else the 1,000 of the charts below."""
-        n, h = (m["n_samples"], m["class_histogram"]) if "class_histogram" in m else (1000, h)
+        n, h = (m["n_samples"], m["class_histogram"]) if "class_histogram" in m else (N_HIST, h)
         if not h:
             return "n/a"
         c = min(h, key=h.get)
@@ -422,7 +423,7 @@ def _compare_md(ds: str, hists: tuple[dict[str, float] | None, dict[str, float] 
 
 **Mode collapse** would look like this: different seeds in the grid giving the same few images, the 64 snapshot \
 samples turning into copies of each other, and the class histogram below piling onto one or two classes with others \
-near 0 %. A healthy generator covers all ten classes near 10 % each. The check: 1,000 samples classified by a \
+near 0 %. A healthy generator covers all ten classes near 10 % each. The check: {N_HIST:,} samples classified by a \
 separately trained classifier (`classifier-{DATASETS[ds]}`)."""
 
 
@@ -435,7 +436,7 @@ def training(ds: str):
     epochs = _epochs(ds)
     snaps = snapshot(ds, epochs[-1]) if epochs else (gr.Image(None), gr.Image(None))
     hists = _histograms(ds)
-    charts_ = [charts.bars(h, f"{title}: classes of 1,000 samples", "class") if h else charts.empty(title)
+    charts_ = [charts.bars(h, f"{title}: classes of {N_HIST:,} samples", "class") if h else charts.empty(title)
                for h, title in zip(hists, ("non-saturating", "minimax"))]
     return (gr.Radio(epochs, value=epochs[-1] if epochs else None), *snaps, _curves(_name(ds), "non-saturating"),
             _curves(_name(ds, "minimax-"), "minimax"), _compare_md(ds, hists), *charts_)
