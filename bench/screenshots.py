@@ -26,9 +26,9 @@ SETTLED = """(full) => {
          .every(i => i.complete && i.naturalWidth > 0); }"""
 
 
-def settled(page, full: bool, timeout_ms: int = 60_000) -> bool:
+def settled(page, full: bool, timeout_s: int) -> bool:
     try:
-        page.wait_for_function(SETTLED, arg=full, timeout=timeout_ms, polling=250)
+        page.wait_for_function(SETTLED, arg=full, timeout=timeout_s * 1000, polling=250)
     except PlaywrightTimeout:
         return False
     time.sleep(0.5)  # the last image paints
@@ -40,6 +40,7 @@ def main() -> None:
     p.add_argument("url", nargs="?", default="http://127.0.0.1:7860")
     p.add_argument("--out", default="screenshots")
     p.add_argument("--full", action="store_true", help="whole page, not only the first screen")
+    p.add_argument("--wait", type=int, default=60, help="seconds a tab may take to load before it is shot anyway")
     a = p.parse_args()
     out = Path(a.out)
     out.mkdir(exist_ok=True)
@@ -56,8 +57,8 @@ def main() -> None:
                     continue  # a sub-tab of another tab
                 page.get_by_role("tab", name=tab, exact=True).click()
                 time.sleep(1.0)  # the tab's own load events start
-                if not settled(page, a.full):
-                    print(f"{tab} ({mode}): still loading after 60 s, shot as it is")
+                if not settled(page, a.full, a.wait):
+                    print(f"{tab} ({mode}): still loading after {a.wait} s, shot as it is")
                 path = out / f"{tab.split()[0].lower()}-{mode}.png"
                 page.screenshot(path=path, full_page=a.full)
                 print(path)
