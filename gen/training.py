@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import copy
 import json
 import os
 import platform
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -21,6 +22,7 @@ from torch import nn
 
 from gen import data
 from gen.images import to_float
+from gen.unet import cpu_has_bf16
 
 
 def parser(description: str, epochs: int, batch: int, lr: float, bf16: bool = False) -> argparse.ArgumentParser:
@@ -49,7 +51,28 @@ def parser(description: str, epochs: int, batch: int, lr: float, bf16: bool = Fa
 def autocast(args: argparse.Namespace) -> torch.autocast:
     """Mixed precision: the forward passes in bfloat16, weights, optimiser state and losses in float32."""
     cuda = args.device.startswith("cuda")
+    if args.bf16 and not cuda and not cpu_has_bf16() and is_main():
+        print("warning: --bf16 on a CPU without bf16 units (AMX, AVX512-BF16) is emulated: slower than float32 "
+              "(ch 48 U-Net: 7.6 against 3.5 s a step)", file=sys.stderr)
     return torch.autocast("cuda" if cuda else "cpu", dtype=torch.bfloat16, enabled=cuda or args.bf16)
+
+
+def backward_in_chunks(net: nn.Module, loss_of: Callable[[torch.Tensor], torch.Tensor], idx: torch.Tensor,
+                       chunk: int | None, amp: torch.autocast) -> float:
+    """loss_of(idx).backward() for one batch of indices, `chunk` of them at a time (gradient accumulation), and
+    the batch's mean loss. The same gradient as the whole batch at once for a model without batch statistics (the
+    U-Net's GroupNorm), but on a CPU 64 images at a time stay in cache: 11.5 against 20.9 ms an image for 256 at
+    once (ch 48 U-Net, 2 threads). Under DDP the ranks average their gradients once, after the last chunk."""
+    parts = idx.split(chunk or len(idx))
+    total = 0.0
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        with net.no_sync() if hasattr(net, "no_sync") and not last else contextlib.nullcontext():
+            with amp:
+                loss = loss_of(part)
+            (loss * (len(part) / len(idx))).backward()  # the mean over the whole batch
+        total += loss.item() * len(part)
+    return total / len(idx)
 
 
 # ---- torchrun / DistributedDataParallel: the same scripts on N devices; without torchrun all of this is a no-op ----

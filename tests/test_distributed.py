@@ -48,11 +48,11 @@ def torchrun(tmp: Path, script: str, *args: str) -> str:
     return r.stdout
 
 
-def same_weights(tmp: Path) -> None:
+def same_weights(tmp: Path, name: str = "vae2-mnist") -> None:
     w0, w1 = (torch.load(tmp / f"weights-rank{r}.pt", weights_only=True) for r in (0, 1))
     assert w0.keys() == w1.keys()
     assert all(torch.equal(w0[k], w1[k]) for k in w0), "the ranks' weights differ"
-    state = torch.load(tmp / "rank0" / "runs" / "vae2-mnist.pt", weights_only=True)
+    state = torch.load(tmp / "rank0" / "runs" / f"{name}.pt", weights_only=True)
     assert all(torch.equal(state["model"][k], w0[k]) for k in w0), "the saved state is not the trained model"
 
 
@@ -75,6 +75,15 @@ def test_vae_under_torchrun_two_processes(tmp_path, tiny_npz):
     assert info["epochs_done"] == 2 and info["history"][0] == first["history"][0]
     assert torch.load(rank0 / "runs" / "vae2-mnist.pt", weights_only=True)["epoch"] == 2
     assert not [p for p in rank1.rglob("*") if p.is_file()]
+
+
+def test_ddpm_in_micro_batches_under_torchrun_keeps_the_ranks_equal(tmp_path, tiny_npz):
+    # gradient accumulation under DDP: the ranks skip the all-reduce for all but the last chunk (no_sync); if a
+    # chunk's gradient never reached the other rank, the weights would differ after the first step
+    torchrun(tmp_path, "train/ddpm.py", "--data", str(tiny_npz), "--device", "cpu", "--ch", "8", "--batch", "16",
+             "--micro-batch", "6", "--steps", "3", "--every", "3")
+    same_weights(tmp_path, "ddpm-mnist")
+    assert torch.load(tmp_path / "rank0" / "runs" / "ddpm-mnist.pt", weights_only=True)["step"] == 3
 
 
 @pytest.mark.parametrize("n, batch", [(256, 16), (1000, 128), (60_000, 128)])

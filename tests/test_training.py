@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gen.training import Clock, continued_from
+from gen.training import Clock, backward_in_chunks, continued_from
+from gen.unet import UNet
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,6 +38,25 @@ def test_the_time_budget_counts_this_runs_time_across_resumes():
     saved = Clock.resume({"seconds": 1030.0, "base_seconds": 1000.0}, 1.0).state()
     assert saved["base_seconds"] == 1000.0 and 1030.0 <= saved["seconds"] < 1031.0
     assert Clock.resume({"seconds": 1030.0}, 1.0).fraction() < 0.01  # saved before base_seconds: it restarts
+
+
+def test_a_batch_backward_in_chunks_gives_the_whole_batchs_gradient_and_mean_loss():
+    torch.manual_seed(0)
+    net = UNet(8, T=100)
+    x, t, eps = torch.randn(10, 1, 28, 28), torch.randint(0, 100, (10,)), torch.randn(10, 1, 28, 28)
+
+    def loss_of(i: torch.Tensor) -> torch.Tensor:  # L_simple with fixed t and eps, so that both see the same loss
+        return ((net(x[i], t[i]) - eps[i]) ** 2).mean()
+
+    grads, losses = [], []
+    for chunk in (None, 4, 3):  # the whole batch, 4+4+2 and 3+3+3+1 images (unequal last chunks)
+        net.zero_grad()
+        losses.append(backward_in_chunks(net, loss_of, torch.arange(10), chunk, torch.autocast("cpu", enabled=False)))
+        grads.append(torch.cat([q.grad.flatten() for q in net.parameters()]))
+    assert grads[0].abs().max() > 0
+    for g, loss in zip(grads[1:], losses[1:]):
+        torch.testing.assert_close(g, grads[0], rtol=1e-4, atol=1e-6)
+        assert abs(loss - losses[0]) < 1e-6
 
 
 def test_ddpm_resumed_with_its_time_budget_spent_stops_where_the_uninterrupted_run_would(tmp_path, tiny_npz):

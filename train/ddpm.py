@@ -21,6 +21,7 @@ from gen.training import (
     EMA,
     Clock,
     autocast,
+    backward_in_chunks,
     batches,
     continued_from,
     export,
@@ -44,6 +45,9 @@ p.add_argument("--dropout", type=float, default=0.0, help="dropout in each resid
                "use 0.1 on CIFAR-10): against overfitting a small training set")
 p.add_argument("--input-perturbation", type=float, default=0.0, metavar="GAMMA", help="x_t from eps + GAMMA xi, "
                "target eps (Ning et al. 2023 use 0.1): against the exposure bias of few-step samplers")
+p.add_argument("--micro-batch", type=int, default=None, help="compute each batch's gradient this many images "
+               "at a time (the same gradient; default: 64 on a CPU, where that is 1.8x faster than 256 at once, the "
+               "whole batch on a GPU)")
 p.add_argument("--every", type=int, default=2000, help="save state and a sample grid every this many steps")
 p.add_argument("--init", default=None, help="start from an exported model folder (its EMA weights), e.g. to "
                "continue training on other hardware; the optimiser starts fresh")
@@ -93,6 +97,7 @@ if args.cosine:  # the learning rate reaches 0 at --steps or at the end of --max
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 0.5 * (1 + math.cos(math.pi * min(
         1.0, max((step - first) / max(1, args.steps - first), clock.fraction())))))
 amp = autocast(args)
+micro = args.micro_batch or (64 if args.device == "cpu" else None)
 samples_dir = args.run_dir / Path(f"{args.name}-samples")
 
 
@@ -109,22 +114,25 @@ def save() -> None:
                history=history, first=first, provenance=provenance, **clock.state())
 
 
+def loss_of(i: torch.Tensor) -> torch.Tensor:
+    """L_simple on the images x[i]: x0 ~ q(x0), t ~ U{1..T}, eps ~ N(0, I) (Algorithm 1)."""
+    labels = diffusion.drop_labels(y[i], args.p_uncond, model.null_class) if args.cond else None
+    return diffusion.loss_simple(net, x[i], sch, labels, args.input_perturbation)
+
+
 bar = tqdm(total=args.steps, initial=step, mininterval=2, disable=not is_main())
 running, epoch = (history[-1]["loss"] if history else 0.0), step * args.batch * args.world // len(x)
 while step < args.steps and not clock.out_of_time():
     for idx in batches(len(x), args.batch, args.device, args.seed, epoch):
-        with amp:  # Algorithm 1: x0 ~ q(x0), t ~ U{1..T}, eps ~ N(0, I), step on ||eps - eps_theta||^2
-            labels = diffusion.drop_labels(y[idx], args.p_uncond, model.null_class) if args.cond else None
-            loss = diffusion.loss_simple(net, x[idx], sch, labels, args.input_perturbation)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
+        opt.zero_grad(set_to_none=True)  # Algorithm 1: a gradient step on ||eps - eps_theta||^2
+        loss = backward_in_chunks(net, loss_of, idx, micro, amp)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         if args.cosine:
             sched.step()
         ema.update(model, step)
         step += 1
-        running = 0.99 * running + 0.01 * loss.item() if running else loss.item()
+        running = 0.99 * running + 0.01 * loss if running else loss
         bar.update(1)
         bar.set_postfix(loss=f"{running:.4f}")
         if step % 500 == 0:
