@@ -83,6 +83,13 @@ def main() -> None:
     g16 = diffusion.Guidance(c, torch.full((16,), 7), 2.0, c.null_class)
     print(f"guided DDIM 50 steps, 16 images:    "
           f"{median_ms(lambda: diffusion.ddim_sample(g16, sch, xg, 50), 5, 1) / 1000:8.2f} s   (target <= 3)")
+    # autoguidance (the app's DDIM on MNIST): every guided step adds a pass of the weak U-Net
+    weak = hub.load(hub.REGISTRY["ddpm-mnist"].weak)
+    ag = diffusion.AutoGuidance(m, weak, 0.5)  # guided at every step: the upper bound of its cost
+    print(f"autoguided step, 1 image:           "
+          f"{median_ms(lambda: diffusion.p_sample(ag, x, 500, sch, zeros), 200):8.2f} ms  (target <= 10)")
+    print(f"autoguided DDIM 50 steps, 16 images: "
+          f"{median_ms(lambda: diffusion.ddim_sample(ag, sch, x16, 50), 5, 1) / 1000:7.2f} s   (target <= 3)")
     # gen.sample / gen.evaluate: a batch of 1000 through the U-Net at once, or in cache-sized chunks
     UNet.bf16_sampling = False  # here eps_in_chunks' own bf16 flag is what is compared
     x1k, t1k = diffusion.noise((1000, 1, 28, 28), 0), torch.full((1000,), 500)

@@ -246,6 +246,41 @@ class Guidance:
         return self.last.eps
 
 
+# ---- autoguidance (Karras et al. 2024): guide a model with a weaker version of itself --------------------------
+# A small, briefly trained U-Net eps_weak makes the same kinds of errors as eps_theta, only more: stepping away from
+# it (as guidance steps away from the unconditional model) removes some of eps_theta's own errors. No labels needed:
+# it works for p(x). ddpm-mnist, DDIM-50 at 5,000 samples: FID 7.7 -> 5.7 with w = 0.5 while t <= 400 (its card).
+
+class AutoGuided(NamedTuple):
+    eps: torch.Tensor  # the guided eps~ that the sampler uses
+    eps_theta: torch.Tensor  # the model's eps_theta(x_t, t)
+    eps_weak: torch.Tensor | None  # the weak model's eps_weak(x_t, t); None where the step was not guided
+    w: float  # the weight this step used (0 outside the guidance interval)
+
+
+def autoguided_eps(model: EpsModel, weak: EpsModel, x_t: torch.Tensor, t: torch.Tensor, w: float) -> AutoGuided:
+    e, e_weak = model(x_t, t), weak(x_t, t)
+    # Karras et al. 2024, eq. 2 in the form of eq. 6 above: eps~ = (1 + w) eps_theta(x_t, t) - w eps_weak(x_t, t)
+    return AutoGuided((1 + w) * e - w * e_weak, e, e_weak, w)
+
+
+class AutoGuidance:
+    """eps~(x_t, t) of a model guided by its weak version: plugs into Algorithm 2 and DDIM unchanged. `t_max`: guide
+    only while t <= t_max (as Guidance); `last` keeps the parts of the latest call, so the lab can show them."""
+
+    def __init__(self, model: EpsModel, weak: EpsModel, w: float, t_max: int | None = None):
+        self.model, self.weak, self.w, self.t_max = model, weak, float(w), t_max
+        self.last: AutoGuided | None = None
+
+    def __call__(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        if in_interval(t, self.t_max):
+            self.last = autoguided_eps(self.model, self.weak, x_t, t, self.w)
+        else:
+            e = self.model(x_t, t)
+            self.last = AutoGuided(e, e, None, 0.0)
+        return self.last.eps
+
+
 # ---- what the lab shows ---------------------------------------------------------------------
 
 def schedule_of(model: torch.nn.Module) -> Schedule:

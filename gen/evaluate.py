@@ -103,11 +103,13 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
     if asked is not None:
         out["conditional_accuracy"] = conditional_accuracy(labels, asked)
     if family(name) == "ddpm":
+        w, t_max = (hub.REGISTRY[name].guidance if guidance is None else guidance), guidance_t_max(name, t_max)
+        auto = asked is None and sampler == "ddim" and hub.REGISTRY[name].weak and w  # as generate decides
         out["sampler"] = ((sampler if sampler == "ddpm" else f"ddim-{steps}" + (f", eta {eta:g}" if eta else ""))
-                          + (", bf16" if bf16 else ""))
+                          + (f", autoguidance w {w:g}" + ("" if t_max is None else f" while t <= {t_max}")
+                             if auto else "") + (", bf16" if bf16 else ""))
         if asked is not None:
-            out["guidance_w"] = hub.REGISTRY[name].guidance if guidance is None else guidance
-            t_max = guidance_t_max(name, t_max)
+            out["guidance_w"] = w
             out["guided_while"] = "every step" if t_max is None else f"t <= {t_max}"
     if family(name) in ("vae", "ae"):
         out.update(test_elbo(model, x_test, device))
@@ -150,8 +152,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50, help="DDIM steps S")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta (1: stochastic, like Algorithm 2)")
     p.add_argument("--bf16", action="store_true", help="DDPM models: sample with the U-Net under bfloat16 autocast")
-    p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w (default: "
-                   "the model's shipped w)")
+    p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w; ddpm-mnist: "
+                   "its DDIM autoguidance weight, 0: off (default: the model's shipped w)")
     from gen.sample import add_t_max, guidance_t_max
 
     add_t_max(p)

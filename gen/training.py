@@ -42,6 +42,8 @@ def parser(description: str, epochs: int, batch: int, lr: float, bf16: bool = Fa
                    "of this run, counted across resumes")
     p.add_argument("--out", default=None, help="output folder (default: checkpoints/<name>)")
     p.add_argument("--run-dir", default="runs", help="where resumable training state is kept")
+    p.add_argument("--name", default=None, help="the model's name (its card, state file and default --out), e.g. "
+                   "ddpm-mnist-weak; default: the script's")
     if bf16:
         p.add_argument("--bf16", action="store_true", help="bfloat16 autocast on CPU too (2.0-2.4x faster steps on a "
                        "CPU with AVX512-BF16: bench/train_speed.py); always on for CUDA")
@@ -143,7 +145,7 @@ def setup(args: argparse.Namespace, name: str) -> tuple[torch.Tensor, torch.Tens
     fills in defaults, and returns the training images ([N,1,28,28] in [0,1]) and labels."""
     args.rank, args.world, args.device = distributed(args.device)
     torch.manual_seed(args.seed)
-    args.name = name
+    args.name = args.name or name
     args.out = Path(args.out or Path("checkpoints") / name)
     args.state = Path(args.run_dir) / f"{name}.pt"
     if args.device.startswith("cuda"):

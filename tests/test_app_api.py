@@ -11,6 +11,8 @@ import pytest
 from gradio_client import handle_file
 from PIL import Image
 
+from gen import hub
+
 
 def img(path: str) -> np.ndarray:
     return np.asarray(Image.open(path).convert("L"))
@@ -111,6 +113,19 @@ def test_ddim_samples(client):
     assert det.shape[0] >= 2 * (4 * 30 + 2)  # 4x4, 2x
     assert (det == img(client.predict("MNIST", 0, 10, 0.0, api_name="/ddim_sample"))).all()
     assert np.abs(det.astype(int) - img(client.predict("MNIST", 0, 10, 1.0, api_name="/ddim_sample"))).mean() > 3
+
+
+def test_ddim_autoguidance_on_mnist_only_and_off_at_w_0(client):
+    def ddim(ds: str, ag: float) -> np.ndarray:
+        return img(client.predict(ds, 0, 10, 0.0, "none", 1.0, ag, api_name="/ddim_sample"))
+    shipped = img(client.predict("MNIST", 0, 10, api_name="/ddim_sample"))  # autoguided at the shipped w
+    assert (shipped == ddim("MNIST", hub.REGISTRY["ddpm-mnist"].guidance)).all()
+    assert np.abs(shipped.astype(int) - ddim("MNIST", 0.0)).mean() > 1  # w = 0: plain DDIM, other samples
+    assert (ddim("Fashion-MNIST", 0.0) == ddim("Fashion-MNIST", 1.0)).all()  # no weak model: nothing to guide by
+    _, _, md = client.predict("MNIST", 0, 10, 0.0, "none", 1.0, 0.5, api_name="/ddpm_sample")
+    assert "DDIM autoguided" in md and "0.5" in md
+    _, _, md = client.predict("MNIST", 0, 10, 0.0, "none", 1.0, 0.0, api_name="/ddpm_sample")
+    assert "autoguided" not in md
 
 
 def test_ddpm_against_ddim_same_x_T_timed(client):

@@ -321,6 +321,37 @@ def test_guidance_interval_guides_only_while_t_is_at_most_t_max():
     assert torch.equal(D.Guidance(counted, y, 2.0, 10)(x, t_hi), D.guided_eps(toy_cond_eps, x, t_hi, y, 2.0, 10).eps)
 
 
+# ---- autoguidance ---------------------------------------------------------------------------------------------
+
+def test_autoguidance_is_eq_2_and_guides_only_inside_its_interval():
+    def good(x_t, t):
+        return x_t * 0.1 + 0.02
+
+    weak_calls = []
+
+    def weak(x_t, t):
+        weak_calls.append(int(t.max()))
+        return x_t * 0.3 - 0.01
+    x = torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    t_lo, t_hi = torch.full((3,), 600), torch.full((3,), 601)
+    g = D.AutoGuidance(good, weak, 0.5, t_max=600)
+    torch.testing.assert_close(g(x, t_lo), 1.5 * good(x, t_lo) - 0.5 * weak(x, t_lo))  # (1 + w) eps - w eps_weak
+    assert torch.equal(g.last.eps_theta, good(x, t_lo)) and g.last.w == 0.5
+    weak_calls.clear()
+    assert torch.equal(g(x, t_hi), good(x, t_hi)) and weak_calls == [] and g.last.eps_weak is None  # outside
+    assert torch.equal(D.autoguided_eps(good, weak, x, t_lo, 0.0).eps, good(x, t_lo))  # w = 0: the model itself
+    assert torch.equal(D.autoguided_eps(good, weak, x, t_lo, -1.0).eps, weak(x, t_lo))  # w = -1: the weak one
+
+
+def test_autoguidance_plugs_into_ddim_and_a_weak_model_that_makes_no_errors_changes_nothing():
+    # eps_theta - eps_weak = 0 when the weak model is as good (here both exact): DDIM lands on x0 as unguided
+    x0 = torch.full((1, 1, 4, 4), 0.5)
+    sch = D.linear_schedule(50)
+    eps = oracle(x0, sch)
+    out = D.ddim_sample(D.AutoGuidance(eps, eps, 2.0), sch, D.noise((2, 1, 4, 4), 0), 10)
+    torch.testing.assert_close(out, x0.expand(2, -1, -1, -1), atol=1e-4, rtol=0)
+
+
 def test_label_dropout_rate_matches_p_uncond():
     y = torch.randint(0, 10, (200_000,), generator=torch.Generator().manual_seed(1))
     for p in (0.1, 0.2):

@@ -108,7 +108,7 @@ def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypat
     from gen.ui.common import sampler_fids, sampler_words
 
     root = Path(__file__).resolve().parent.parent
-    for name in ("ddpm-mnist", "classifier-mnist"):
+    for name in ("ddpm-mnist", "ddpm-mnist-weak", "classifier-mnist"):
         shutil.copytree(root / "checkpoints" / name, tmp_path / name)
     own = json.loads((tmp_path / "ddpm-mnist" / "metrics.json").read_text())
     env = {**os.environ, "GENLAB_CHECKPOINTS": str(tmp_path), "OMP_NUM_THREADS": "1"}
@@ -119,21 +119,25 @@ def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypat
         r = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=240)
         assert r.returncode == 0, r.stderr[-2000:]
 
-    also("--eta", "1")
-    also()
-    also("--eta", "1")  # measured again: replaces its row
+    also("--eta", "1", "--guidance", "0")
+    also()  # DDIM of ddpm-mnist: autoguided by ddpm-mnist-weak at the registry's w
+    also("--eta", "1", "--guidance", "0")  # measured again: replaces its row
     m = json.loads((tmp_path / "ddpm-mnist" / "metrics.json").read_text())
     assert m["fid"] == own["fid"] and m["sampler"] == own["sampler"]  # the model's own figures stay
     shipped = own.get("samplers", [])  # the rows the shipped card has stay too
     assert m["samplers"][:len(shipped)] == shipped
     new = m["samplers"][len(shipped):]
-    assert [r["sampler"] for r in new] == ["ddim-2", "ddim-2, eta 1"]
+    e = hub.REGISTRY["ddpm-mnist"]
+    assert [r["sampler"] for r in new] == [f"ddim-2, autoguidance w {e.guidance:g} while t <= {e.guidance_t_max}",
+                                           "ddim-2, eta 1"]
     assert all(r["n_samples"] == 24 and r["fid"] > 0 and "--also" in r["command"] for r in new)
     card = (tmp_path / "ddpm-mnist" / "README.md").read_text()
     assert f"| ddim-2, eta 1 | 24 | {new[1]['fid']:.2f} |" in card and f"| {own['fid']:.4g} |" in card
 
-    assert [sampler_words(s) for s in ("ddpm", "ddim-50, bf16", "ddim-50, eta 1, bf16", "ddim-200, eta 1")] == [
-        "Algorithm 2 (all T steps)", "DDIM-50, η 0", "DDIM-50, η 1", "DDIM-200, η 1"]
+    assert [sampler_words(s) for s in ("ddpm", "ddim-50, bf16", "ddim-50, eta 1, bf16", "ddim-200, eta 1",
+                                       "ddim-50, autoguidance w 0.5, bf16")] == [
+        "Algorithm 2 (all T steps)", "DDIM-50, η 0", "DDIM-50, η 1", "DDIM-200, η 1",
+        "DDIM-50, η 0, autoguidance w 0.5"]
     monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
     shown = sampler_fids("ddpm-mnist", hub.read_json("ddpm-mnist", "metrics.json"))
     assert shown.startswith(f"FID of `ddpm-mnist` ({own['n_samples']:,} samples")

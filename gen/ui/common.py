@@ -164,11 +164,14 @@ def model(name: str) -> torch.nn.Module:
 
 
 def sampler_words(sampler: str) -> str:
-    """metrics.json's sampler ("ddpm", "ddim-50, bf16", "ddim-200, eta 1") in the lecture's words."""
-    if sampler.startswith("ddpm"):
-        return "Algorithm 2 (all T steps)"
-    s = sampler.replace(", bf16", "").replace("ddim-", "DDIM-")  # bf16 changes no figure that matters here
-    return s.replace("eta", "η") if "eta" in s else s + ", η 0"
+    """metrics.json's sampler ("ddpm", "ddim-50, bf16", "ddim-200, eta 1", "ddim-50, autoguidance w 0.5") in the
+    lecture's words."""
+    head, *rest = [p for p in sampler.split(", ") if p != "bf16"]  # bf16 changes no figure that matters here
+    if head.startswith("ddpm"):
+        head = "Algorithm 2 (all T steps)"
+    elif not any(p.startswith("eta") for p in rest):
+        rest.insert(0, "eta 0")
+    return ", ".join([head.replace("ddim-", "DDIM-"), *rest]).replace("eta", "η")
 
 
 def sampler_fids(name: str, m: dict) -> str:

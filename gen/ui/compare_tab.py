@@ -26,6 +26,12 @@ N = 16  # samples per family: a 4x4 grid
 CELL, SCALE = 30, 3  # a grid cell is 28 px + 2 px padding; grids are shown upscaled 3x
 
 
+def _ddim(name: str) -> str:
+    """How gen.sample.generate samples a DDPM here: DDIM-50, autoguided where the registry names a weak model."""
+    e = hub.REGISTRY[name]
+    return f" (DDIM, 50 steps{f', autoguided, w {e.guidance:g}' if e.weak and e.guidance else ''})"
+
+
 def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
     m = hub.read_json(name, "metrics.json")
     fid = f"{m['fid']:.1f} (real vs real {m['fid_real_vs_real']:.1f})" if m else "not measured"
@@ -39,7 +45,7 @@ def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
             "DDPM": "explicit bound E[−log p(x₀)] ≤ L_T + Σ L_{t−1} + L₀ (trained with L_simple; not computed here)",
             }[family]
     return (f"### {family} · `{name}`\n**{seconds * 1000:.0f} ms** for {N} samples on this CPU"
-            f"{' (DDIM, 50 steps)' if family == 'DDPM' else ''}  \nFID **{fid}**{chain}  \n"
+            f"{_ddim(name) if family == 'DDPM' else ''}  \nFID **{fid}**{chain}  \n"
             f"rarest class **{modes}** of 5,000 samples (10% = even)  \nlikelihood: {like}"
             + (f"  \nconditional accuracy **{m['conditional_accuracy']:.1%}** (5,000 balanced samples)"
                if m and "conditional_accuracy" in m else "") + hits)

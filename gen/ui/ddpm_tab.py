@@ -43,6 +43,7 @@ FILM_EVERY = 50  # the filmstrip keeps x_t every this many steps
 
 
 W_ROW = (0, 1, 3, 8)  # the guidance row: the same x_T at growing w
+AG = hub.REGISTRY["ddpm-mnist"].guidance  # DDIM's shipped autoguidance weight (MNIST: the one model with a weak one)
 
 
 def _name(ds: str, conditional: bool = False) -> str:
@@ -67,6 +68,25 @@ def _eps(ds: str, cls: str | None, w: float, n: int) -> tuple[diffusion.EpsModel
     m = model(name)
     return (diffusion.Guidance(m, torch.full((n,), int(cls)), float(w), m.null_class,
                                t_max=hub.REGISTRY[name].guidance_t_max), diffusion.schedule_of(m))
+
+
+def _ddim_eps(ds: str, cls: str | None, w: float, n: int, ag: float) -> tuple[diffusion.EpsModel, diffusion.Schedule]:
+    """_eps for DDIM: the unconditional U-Net guided by its weak model with weight ag (autoguidance), where the
+    dataset has one and ag > 0. Algorithm 2 stays unguided: its samples already are as good (the card's FIDs)."""
+    m, sch = _eps(ds, cls, w, n)
+    weak = hub.REGISTRY[_name(ds)].weak
+    if not (unconditional(cls) and weak and ag):
+        return m, sch
+    return diffusion.AutoGuidance(m, model(weak), float(ag), hub.REGISTRY[_name(ds)].guidance_t_max), sch
+
+
+def _autoguided(eps: diffusion.EpsModel) -> str:
+    """A line saying how the DDIM samples were autoguided, if they were."""
+    if not isinstance(eps, diffusion.AutoGuidance):
+        return ""
+    n = sum(q.numel() for q in eps.weak.parameters()) / 1e6
+    return (f" DDIM autoguided: ε̃ = (1 + {eps.w:g}) ε_θ − {eps.w:g} ε_weak while t ≤ {eps.t_max}, ε_weak a "
+            f"{n:.2f}M-parameter U-Net trained briefly.")
 
 
 def _x0(ds: str, index: float, upload) -> torch.Tensor:
@@ -387,19 +407,22 @@ def partial(ds: str, index: float, upload, t0: float, seed: float, cls: str | No
 
 
 @shared(RESULTS)
-def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | None = NONE, w: float = 1.0):
-    """The same 4 x_T through Algorithm 2 (T steps) and DDIM (S steps, eta), each timed."""
+def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | None = NONE, w: float = 1.0,
+                 ag: float = AG):
+    """The same 4 x_T through Algorithm 2 (T steps) and DDIM (S steps, eta; autoguided by ag), each timed."""
     m, sch = _eps(ds, cls, w, 4)
+    m_ddim, _ = _ddim_eps(ds, cls, w, 4, ag)
     x_T = diffusion.noise((4, 1, 28, 28), int(seed))
     t = time.perf_counter()
     a = diffusion.sample(m, sch, x_T, int(seed))
     t_ddpm = time.perf_counter() - t
     t = time.perf_counter()
-    b = diffusion.ddim_sample(m, sch, x_T, int(S), float(eta), int(seed))
+    b = diffusion.ddim_sample(m_ddim, sch, x_T, int(S), float(eta), int(seed))
     t_ddim = time.perf_counter() - t
     md = (f"DDPM: **{sch.T} steps, {t_ddpm:.2f} s** · DDIM (η = {eta:g}): **{int(S)} steps, {t_ddim:.2f} s** "
           f"({t_ddpm / max(t_ddim, 1e-9):.0f}× faster), same x_T, same trained ε_θ, on this server's CPU. "
-          "η = 0 is deterministic; η = 1 adds fresh noise each step like Algorithm 2 (with S = T it *is* Algorithm 2).")
+          "η = 0 is deterministic; η = 1 adds fresh noise each step like Algorithm 2 (with S = T it *is* Algorithm 2)."
+          + _autoguided(m_ddim))
     name = _name(ds)
     if unconditional(cls) and (fids := sampler_fids(name, hub.read_json(name, "metrics.json"))):
         md += "  \n" + fids
@@ -407,9 +430,10 @@ def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | No
 
 
 @shared(RESULTS)
-def samples(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | None = NONE, w: float = 1.0):
-    """16 final samples with DDIM-S (fast), of one class if one is picked."""
-    m, sch = _eps(ds, cls, w, 16)
+def samples(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | None = NONE, w: float = 1.0,
+            ag: float = AG):
+    """16 final samples with DDIM-S (fast; autoguided by ag), of one class if one is picked."""
+    m, sch = _ddim_eps(ds, cls, w, 16, ag)
     x0 = diffusion.ddim_sample(m, sch, diffusion.noise((16, 1, 28, 28), int(seed)), int(S), float(eta), int(seed))
     return image(grid(to_uint8(x0, signed=True), 4), 336)
 
@@ -447,6 +471,13 @@ GUIDANCE = ("**Classifier-free guidance** (Ho & Salimans 2022): one U-Net learne
             "noisiest steps guidance pulls every sample toward one typical image of the class; later it sharpens the "
             "class and keeps the variety (the cards: FID well below guiding at every step, at the same accuracy). "
             "Pick a class above; each row below starts from the same x_T.")
+
+
+AUTOGUIDANCE = ("**Autoguidance** (Karras et al. 2024), MNIST: DDIM's deterministic steps keep every error of ε_θ "
+                "(the FIDs below: plain DDIM well above Algorithm 2, whose fresh noise washes errors out). A small "
+                "U-Net trained briefly, ε_weak, makes the same kinds of errors, only more; stepping away from it, as "
+                "guidance steps away from the unconditional model, ε̃ = (1 + w) ε_θ − w ε_weak, removes some of "
+                "ε_θ's: no labels needed. w = 0: plain DDIM. Algorithm 2 (left) is never guided.")
 
 
 def dataset_controls(names: set, ds: str, w: float):
@@ -549,10 +580,12 @@ def _samplers(v: SimpleNamespace) -> None:
             v.row = [_image("rows: w = " + ", ".join(map(str, W_ROW)), elem_id="ddpm-guidance-row"),
                      gr.Markdown(elem_classes="numbers")]
     with gr.Tab("DDPM vs DDIM, samples"):
+        gr.Markdown(AUTOGUIDANCE)
         with gr.Row():
             v.c_seed = gr.Number(0, label="seed", precision=0)
             v.S = gr.Slider(5, 200, 50, step=5, label="DDIM steps S")
             v.eta = gr.Slider(0, 1, 0, step=0.1, label="DDIM η (0: deterministic, 1: like DDPM)")
+            v.ag = gr.Slider(0, 2, AG, step=0.1, label="DDIM autoguidance w (MNIST; 0: off)", elem_id="ddpm-ag")
             v.c_go = gr.Button("Sample the same x_T both ways (DDPM takes seconds)", variant="primary")
             v.g_go = gr.Button("16 samples (DDIM)")
         c_md = gr.Markdown(elem_classes="numbers")
@@ -601,10 +634,11 @@ def _wire_views(v: SimpleNamespace) -> None:
     v.p_go.click(partial, [v.ds, v.index, v.upload, v.t0, v.p_seed, *guide], v.partial, api_name="ddpm_partial",
                  **HEAVY)
     v.r_go.click(guidance_row, [v.ds, v.cls, v.r_seed, v.r_S], v.row, api_name="ddpm_guided_sample", **HEAVY)
-    v.c_go.click(ddpm_vs_ddim, [v.ds, v.c_seed, v.S, v.eta, *guide], v.compare, api_name="ddpm_sample", **HEAVY)
-    v.g_go.click(samples, [v.ds, v.c_seed, v.S, v.eta, *guide], v.g_img, api_name="ddim_sample", **HEAVY)
+    ddim_in = [v.ds, v.c_seed, v.S, v.eta, *guide, v.ag]
+    v.c_go.click(ddpm_vs_ddim, ddim_in, v.compare, api_name="ddpm_sample", **HEAVY)
+    v.g_go.click(samples, ddim_in, v.g_img, api_name="ddim_sample", **HEAVY)
     links.on_load("ddpm", forward, fwd_in, fwd_out, show_progress="hidden")
-    links.on_load("ddpm", samples, [v.ds, v.c_seed, v.S, v.eta, *guide], v.g_img, **HEAVY)
+    links.on_load("ddpm", samples, ddim_in, v.g_img, **HEAVY)
 
 
 def build(demo: gr.Blocks) -> None:
