@@ -135,9 +135,9 @@ def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypat
     assert f"| ddim-2, eta 1 | 24 | {new[1]['fid']:.2f} |" in card and f"| {own['fid']:.4g} |" in card
 
     assert [sampler_words(s) for s in ("ddpm", "ddim-50, bf16", "ddim-50, eta 1, bf16", "ddim-200, eta 1",
-                                       "ddim-50, autoguidance w 0.5, bf16")] == [
+                                       "ddim-50, autoguidance w 0.5 while t <= 400, bf16")] == [
         "Algorithm 2 (all T steps)", "DDIM-50, η 0", "DDIM-50, η 1", "DDIM-200, η 1",
-        "DDIM-50, η 0, autoguidance w 0.5"]
+        "DDIM-50, η 0, autoguidance w 0.5 while t ≤ 400"]
     monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
     shown = sampler_fids("ddpm-mnist", hub.read_json("ddpm-mnist", "metrics.json"))
     assert shown.startswith(f"FID of `ddpm-mnist` ({own['n_samples']:,} samples")

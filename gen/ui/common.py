@@ -171,7 +171,7 @@ def sampler_words(sampler: str) -> str:
         head = "Algorithm 2 (all T steps)"
     elif not any(p.startswith("eta") for p in rest):
         rest.insert(0, "eta 0")
-    return ", ".join([head.replace("ddim-", "DDIM-"), *rest]).replace("eta", "η")
+    return ", ".join([head.replace("ddim-", "DDIM-"), *rest]).replace("eta", "η").replace("<=", "≤")
 
 
 def sampler_fids(name: str, m: dict) -> str:
