@@ -46,7 +46,7 @@ p.add_argument("--dropout", type=float, default=0.0, help="dropout in each resid
 p.add_argument("--input-perturbation", type=float, default=0.0, metavar="GAMMA", help="x_t from eps + GAMMA xi, "
                "target eps (Ning et al. 2023 use 0.1): against the exposure bias of few-step samplers")
 p.add_argument("--micro-batch", type=int, default=None, help="compute each batch's gradient this many images "
-               "at a time (the same gradient; default: 64 on a CPU, where that is 1.8x faster than 256 at once, the "
+               "at a time (the same gradient; default: 64 on a CPU, where that is 1.4x faster than 256 at once, the "
                "whole batch on a GPU)")
 p.add_argument("--every", type=int, default=2000, help="save state and a sample grid every this many steps")
 p.add_argument("--init", default=None, help="start from an exported model folder (its EMA weights), e.g. to "
