@@ -37,6 +37,14 @@ def requested_labels(name: str, n: int, label: int | str | None = "all") -> np.n
     return np.full(n, int(label))
 
 
+def autoguiding(name: str, sampler: str, w: float) -> str | None:
+    """The weak model that autoguides DDIM of unconditional DDPM `name` at weight w, or None (w = 0, another sampler,
+    a conditional model or none in the registry). Algorithm 2 stays the lecture's: its FID already is what DDIM's
+    becomes."""
+    e = hub.REGISTRY[name]
+    return e.weak if sampler == "ddim" and not e.conditional and w else None
+
+
 def eps_in_chunks(model: torch.nn.Module, chunk: int, bf16: bool = False):
     """eps_theta(x_t, t[, y]) evaluated `chunk` images at a time, optionally under bfloat16 autocast. On a CPU,
     chunks of 64 stay in cache: 2.6x faster than 1000 at once, and bf16 about 2.3x faster again (bench/compute.py)."""
@@ -72,8 +80,7 @@ def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int
     fam, out = family(name), []
     ys = requested_labels(name, n, label)
     w = hub.REGISTRY[name].guidance if guidance is None else guidance
-    # autoguidance of DDIM by a weak model (Algorithm 2 stays the lecture's: its FID already is what DDIM's becomes)
-    weak = sampler == "ddim" and hub.REGISTRY[name].weak and w and hub.load(hub.REGISTRY[name].weak).to(device)
+    weak = (weak_name := autoguiding(name, sampler, w)) and hub.load(weak_name).to(device)
     t_max = guidance_t_max(name, t_max)
     key = cache and cache_key(model, sampler=sampler if fam == "ddpm" else None, steps=steps, eta=eta, bf16=bf16,
                               seed=seed, batch=batch, label=label, w=w, t_max=t_max, device=device)
@@ -92,11 +99,12 @@ def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int
             out.append(to_uint8(model(z) if y is None else model(z, y), signed=True))
         elif fam == "ddpm":
             sch = diffusion.make_schedule(model.schedule, model.T)
-            eps = eps_in_chunks(model, 64 if device == "cpu" else batch, bf16)
+            chunk = 64 if device == "cpu" else batch
+            eps = eps_in_chunks(model, chunk, bf16)
             if y is not None:
                 eps = diffusion.Guidance(eps, y, w, model.null_class, t_max=t_max)
             elif weak:
-                eps = diffusion.AutoGuidance(eps, eps_in_chunks(weak, 64 if device == "cpu" else batch, bf16), w, t_max)
+                eps = diffusion.AutoGuidance(eps, eps_in_chunks(weak, chunk, bf16), w, t_max)
             x_T = diffusion.noise((m, 1, 28, 28), seed * 1_000_003 + i).to(device)
             x0 = (diffusion.ddim_sample(eps, sch, x_T, steps, eta, seed * 1_000_003 + i) if sampler == "ddim"
                   else diffusion.sample(eps, sch, x_T, seed * 1_000_003 + i))

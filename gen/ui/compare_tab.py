@@ -7,6 +7,7 @@ import numpy as np
 from gen import compare, data, hub
 from gen.cache import shared
 from gen.images import grid
+from gen.sample import autoguiding
 from gen.ui import links
 from gen.ui.common import (
     DATASET,
@@ -28,8 +29,8 @@ CELL, SCALE = 30, 3  # a grid cell is 28 px + 2 px padding; grids are shown upsc
 
 def _ddim(name: str) -> str:
     """How gen.sample.generate samples a DDPM here: DDIM-50, autoguided where the registry names a weak model."""
-    e = hub.REGISTRY[name]
-    return f" (DDIM, 50 steps{f', autoguided, w {e.guidance:g}' if e.weak and e.guidance else ''})"
+    w = hub.REGISTRY[name].guidance
+    return f" (DDIM, 50 steps{f', autoguided, w {w:g}' if autoguiding(name, 'ddim', w) else ''})"
 
 
 def _card(family: str, name: str, seconds: float, hits: str = "") -> str:

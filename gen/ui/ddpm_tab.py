@@ -17,6 +17,7 @@ from gen import data, diffusion, hub
 from gen.cache import shared
 from gen.chain import Chain, Film, Films, Need, Shot, batched_steps, key
 from gen.images import data_url, grid, pixel_diversity, preprocess, to_float, to_uint8
+from gen.sample import autoguiding
 from gen.ui import charts, links
 from gen.ui.common import (
     DATASET,
@@ -70,14 +71,12 @@ def _eps(ds: str, cls: str | None, w: float, n: int) -> tuple[diffusion.EpsModel
                                t_max=hub.REGISTRY[name].guidance_t_max), diffusion.schedule_of(m))
 
 
-def _ddim_eps(ds: str, cls: str | None, w: float, n: int, ag: float) -> tuple[diffusion.EpsModel, diffusion.Schedule]:
-    """_eps for DDIM: the unconditional U-Net guided by its weak model with weight ag (autoguidance), where the
-    dataset has one and ag > 0. Algorithm 2 stays unguided: its samples already are as good (the card's FIDs)."""
-    m, sch = _eps(ds, cls, w, n)
-    weak = hub.REGISTRY[_name(ds)].weak
-    if not (unconditional(cls) and weak and ag):
-        return m, sch
-    return diffusion.AutoGuidance(m, model(weak), float(ag), hub.REGISTRY[_name(ds)].guidance_t_max), sch
+def _autoguide(ds: str, cls: str | None, m: diffusion.EpsModel, ag: float) -> diffusion.EpsModel:
+    """The noise predictor m for DDIM: guided by its weak model with weight ag (autoguidance) where the dataset's
+    unconditional U-Net has one and no class is picked; m itself otherwise (Algorithm 2 always uses m)."""
+    name = _name(ds)
+    weak = autoguiding(name, "ddim", ag) if unconditional(cls) else None
+    return diffusion.AutoGuidance(m, model(weak), float(ag), hub.REGISTRY[name].guidance_t_max) if weak else m
 
 
 def _autoguided(eps: diffusion.EpsModel) -> str:
@@ -411,7 +410,7 @@ def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | No
                  ag: float = AG):
     """The same 4 x_T through Algorithm 2 (T steps) and DDIM (S steps, eta; autoguided by ag), each timed."""
     m, sch = _eps(ds, cls, w, 4)
-    m_ddim, _ = _ddim_eps(ds, cls, w, 4, ag)
+    m_ddim = _autoguide(ds, cls, m, ag)
     x_T = diffusion.noise((4, 1, 28, 28), int(seed))
     t = time.perf_counter()
     a = diffusion.sample(m, sch, x_T, int(seed))
@@ -433,7 +432,8 @@ def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | No
 def samples(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | None = NONE, w: float = 1.0,
             ag: float = AG):
     """16 final samples with DDIM-S (fast; autoguided by ag), of one class if one is picked."""
-    m, sch = _ddim_eps(ds, cls, w, 16, ag)
+    m, sch = _eps(ds, cls, w, 16)
+    m = _autoguide(ds, cls, m, ag)
     x0 = diffusion.ddim_sample(m, sch, diffusion.noise((16, 1, 28, 28), int(seed)), int(S), float(eta), int(seed))
     return image(grid(to_uint8(x0, signed=True), 4), 336)
 
