@@ -152,8 +152,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=50, help="DDIM steps S")
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta (1: stochastic, like Algorithm 2)")
     p.add_argument("--bf16", action="store_true", help="DDPM models: sample with the U-Net under bfloat16 autocast")
-    p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w; ddpm-mnist: "
-                   "its DDIM autoguidance weight, 0: off (default: the model's shipped w)")
+    p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w; "
+                   "unconditional ones: their DDIM autoguidance weight, 0: off (default: the model's shipped w)")
     from gen.sample import add_t_max, guidance_t_max
 
     add_t_max(p)

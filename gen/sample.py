@@ -142,8 +142,8 @@ def main() -> None:
     p.add_argument("--bf16", action="store_true", help="DDPM models: U-Net under bfloat16 autocast (faster on CPU)")
     p.add_argument("--label", "--labels", default="all", help="conditional models: a class 0..9, or 'all' (balanced)")
     p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w (0: the "
-                   "conditional model, -1: the unconditional one); ddpm-mnist: its DDIM autoguidance weight (0: off); "
-                   "default: the model's shipped w")
+                   "conditional model, -1: the unconditional one); unconditional DDPMs: their DDIM autoguidance "
+                   "weight (0: off); default: the model's shipped w")
     add_t_max(p)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default="samples.npz")

@@ -210,3 +210,16 @@ def test_ddpm_guided_chain_draws_the_picked_class(page: Page):
     x0 = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
     _, label = features_and_labels(hub.load("classifier-mnist"), x0[None])
     assert label[0] == 7
+
+
+def test_ddpm_autoguidance_w_follows_the_dataset(page: Page):
+    """Each dataset's DDPM ships its own autoguidance w: the slider shows the picked dataset's."""
+    from gen import hub
+
+    assert hub.REGISTRY["ddpm-fashion"].guidance != hub.REGISTRY["ddpm-mnist"].guidance  # else a switch shows nothing
+    page.get_by_role("tab", name="DDPM diffusion").click()
+    page.get_by_role("tab", name="DDPM vs DDIM, samples").click()
+    ag = page.locator("#ddpm-ag input[type=number]")
+    for ds, name in (("Fashion-MNIST", "ddpm-fashion"), ("MNIST", "ddpm-mnist")):
+        page.locator(f"input[value='{ds}']:visible").first.check()
+        expect(ag).to_have_value(f"{hub.REGISTRY[name].guidance:g}", timeout=30_000)

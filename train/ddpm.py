@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from gen import diffusion
+from gen import diffusion, hub
 from gen.images import grid, to_uint8
 from gen.training import (
     EMA,
@@ -149,12 +149,19 @@ args.epochs = round(step * args.batch * args.world / len(x), 1)
 args.out.mkdir(parents=True, exist_ok=True)
 shutil.copy(samples_dir / f"step-{step:06d}.png", args.out / "samples.png")
 cond = dict(num_classes=10, p_uncond=args.p_uncond) if args.cond else {}
+if guided := hub.guided_model(args.name):  # a weak model (its registry entry): say what it is for
+    description = (f"The weak model that autoguides {guided} (Karras et al. 2024): a deliberately small "
+                   f"(ch {args.ch}) U-Net noise predictor eps_weak(x_t, t), trained briefly with Algorithm 1 "
+                   f"(L_simple), {args.schedule} schedule, T={args.T}; these are the EMA weights. It is not sampled "
+                   f"alone (`samples.png`: its own DDIM-50 samples); {guided} steps away from it: "
+                   "eps~ = (1 + w) eps_theta - w eps_weak (gen.diffusion.AutoGuidance).")
+else:
+    description = (f"A {sum(q.numel() for q in model.parameters()) / 1e6:.2f}M-parameter U-Net noise predictor "
+                   f"eps_theta(x_t, t{', y' if args.cond else ''}) for {args.dataset}, trained with Algorithm 1 "
+                   f"(L_simple), {args.schedule} schedule, T={args.T}"
+                   + (f", class-conditional with the label dropped (null) with probability {args.p_uncond} for "
+                      "classifier-free guidance (Ho & Salimans 2022)" if args.cond else "")
+                   + "; these are the EMA weights. `samples.png`: DDIM-50 samples at the end of training"
+                   + (f" (column = class 0..9, guidance w = {args.guidance:g})." if args.cond else "."))
 export(ema.model, args, clock, n_train=len(x), steps=step, T=args.T, schedule=args.schedule, ema_decay=args.ema, **cond,
-       final_loss=round(running, 5), history=history, **provenance,
-       description=f"A {sum(q.numel() for q in model.parameters()) / 1e6:.2f}M-parameter U-Net noise predictor "
-       f"eps_theta(x_t, t{', y' if args.cond else ''}) for {args.dataset}, trained with Algorithm 1 (L_simple), "
-       f"{args.schedule} schedule, T={args.T}"
-       + (f", class-conditional with the label dropped (null) with probability {args.p_uncond} for classifier-free "
-          f"guidance (Ho & Salimans 2022)" if args.cond else "")
-       + "; these are the EMA weights. `samples.png`: DDIM-50 samples at the end of training"
-       + (f" (column = class 0..9, guidance w = {args.guidance:g})." if args.cond else "."))
+       final_loss=round(running, 5), history=history, **provenance, description=description)

@@ -44,7 +44,6 @@ FILM_EVERY = 50  # the filmstrip keeps x_t every this many steps
 
 
 W_ROW = (0, 1, 3, 8)  # the guidance row: the same x_T at growing w
-AG = hub.REGISTRY["ddpm-mnist"].guidance  # DDIM's shipped autoguidance weight (MNIST: the one model with a weak one)
 
 
 def _name(ds: str, conditional: bool = False) -> str:
@@ -55,6 +54,11 @@ def _name(ds: str, conditional: bool = False) -> str:
 
 def _model(ds: str):
     return model(_name(ds))
+
+
+def _ag(ds: str) -> float:
+    """The autoguidance weight w the dataset's DDPM ships with (its DDIM is guided by its weak model)."""
+    return hub.REGISTRY[_name(ds)].guidance
 
 
 def _eps(ds: str, cls: str | None, w: float, n: int) -> tuple[diffusion.EpsModel, diffusion.Schedule]:
@@ -71,10 +75,11 @@ def _eps(ds: str, cls: str | None, w: float, n: int) -> tuple[diffusion.EpsModel
                                t_max=hub.REGISTRY[name].guidance_t_max), diffusion.schedule_of(m))
 
 
-def _autoguide(ds: str, cls: str | None, m: diffusion.EpsModel, ag: float) -> diffusion.EpsModel:
-    """The noise predictor m for DDIM: guided by its weak model with weight ag (autoguidance) where the dataset's
-    unconditional U-Net has one and no class is picked; m itself otherwise (Algorithm 2 always uses m)."""
-    name = _name(ds)
+def _autoguide(ds: str, cls: str | None, m: diffusion.EpsModel, ag: float | None) -> diffusion.EpsModel:
+    """The noise predictor m for DDIM: guided by its weak model with weight ag (None: the shipped one; autoguidance)
+    where the dataset's unconditional U-Net has one and no class is picked; m itself otherwise (Algorithm 2 always
+    uses m)."""
+    name, ag = _name(ds), _ag(ds) if ag is None else ag
     weak = autoguiding(name, "ddim", ag) if unconditional(cls) else None
     return diffusion.AutoGuidance(m, model(weak), float(ag), hub.REGISTRY[name].guidance_t_max) if weak else m
 
@@ -84,7 +89,8 @@ def _autoguided(eps: diffusion.EpsModel) -> str:
     if not isinstance(eps, diffusion.AutoGuidance):
         return ""
     n = sum(q.numel() for q in eps.weak.parameters()) / 1e6
-    return (f" DDIM autoguided: ε̃ = (1 + {eps.w:g}) ε_θ − {eps.w:g} ε_weak while t ≤ {eps.t_max}, ε_weak a "
+    during = "" if eps.t_max is None else f" while t ≤ {eps.t_max}"
+    return (f" DDIM autoguided: ε̃ = (1 + {eps.w:g}) ε_θ − {eps.w:g} ε_weak{during}, ε_weak a "
             f"{n:.2f}M-parameter U-Net trained briefly.")
 
 
@@ -407,7 +413,7 @@ def partial(ds: str, index: float, upload, t0: float, seed: float, cls: str | No
 
 @shared(RESULTS)
 def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | None = NONE, w: float = 1.0,
-                 ag: float = AG):
+                 ag: float | None = None):
     """The same 4 x_T through Algorithm 2 (T steps) and DDIM (S steps, eta; autoguided by ag), each timed."""
     m, sch = _eps(ds, cls, w, 4)
     m_ddim = _autoguide(ds, cls, m, ag)
@@ -430,7 +436,7 @@ def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | No
 
 @shared(RESULTS)
 def samples(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | None = NONE, w: float = 1.0,
-            ag: float = AG):
+            ag: float | None = None):
     """16 final samples with DDIM-S (fast; autoguided by ag), of one class if one is picked."""
     m, sch = _eps(ds, cls, w, 16)
     m = _autoguide(ds, cls, m, ag)
@@ -473,17 +479,18 @@ GUIDANCE = ("**Classifier-free guidance** (Ho & Salimans 2022): one U-Net learne
             "Pick a class above; each row below starts from the same x_T.")
 
 
-AUTOGUIDANCE = ("**Autoguidance** (Karras et al. 2024), MNIST: DDIM's deterministic steps keep every error of ε_θ "
-                "(the FIDs below: plain DDIM well above Algorithm 2, whose fresh noise washes errors out). A small "
+AUTOGUIDANCE = ("**Autoguidance** (Karras et al. 2024): DDIM's deterministic steps keep every error of ε_θ "
+                "(the FIDs below: plain DDIM, η = 0, well above the chains with fresh noise, which washes errors out). A small "
                 "U-Net trained briefly, ε_weak, makes the same kinds of errors, only more; stepping away from it, as "
                 "guidance steps away from the unconditional model, ε̃ = (1 + w) ε_θ − w ε_weak, removes some of "
                 "ε_θ's: no labels needed. w = 0: plain DDIM. Algorithm 2 (left) is never guided.")
 
 
 def dataset_controls(names: set, ds: str, w: float):
-    """On page open (a link may name the dataset): its class names in the picker, and its model's shipped w unless
-    the link names a w."""
-    return gr.Dropdown(choices=class_choices(ds)), w if "w" in names else hub.REGISTRY[_name(ds, True)].guidance
+    """On page open (a link may name the dataset) and on a change of dataset: its class names in the picker, its
+    models' shipped w (unless the link names one) and autoguidance w."""
+    return (gr.Dropdown(choices=class_choices(ds)), w if "w" in names else hub.REGISTRY[_name(ds, True)].guidance,
+            _ag(ds))
 
 
 def first_chain(names: set, ds: str, seed: float, cls: str | None, w: float, target: float, var: str):
@@ -585,7 +592,7 @@ def _samplers(v: SimpleNamespace) -> None:
             v.c_seed = gr.Number(0, label="seed", precision=0)
             v.S = gr.Slider(5, 200, 50, step=5, label="DDIM steps S")
             v.eta = gr.Slider(0, 1, 0, step=0.1, label="DDIM η (0: deterministic, 1: like DDPM)")
-            v.ag = gr.Slider(0, 2, AG, step=0.1, label="DDIM autoguidance w (MNIST; 0: off)", elem_id="ddpm-ag")
+            v.ag = gr.Slider(0, 2, _ag(DATASET), step=0.1, label="DDIM autoguidance w (0: off)", elem_id="ddpm-ag")
             v.c_go = gr.Button("Sample the same x_T both ways (DDPM takes seconds)", variant="primary")
             v.g_go = gr.Button("16 samples (DDIM)")
         c_md = gr.Markdown(elem_classes="numbers")
@@ -604,8 +611,8 @@ def _wire_chain(v: SimpleNamespace) -> None:
     cut = dict(cancels=[play_ev], show_progress="hidden")  # any other chain event ends a Play stream
     resets = dict(fn=reset, inputs=[v.ds, v.seed, *guide], outputs=out, **cut)
     v.reset.click(**resets, api_name="ddpm_reset")
-    v.ds.input(lambda d: (gr.Dropdown(choices=class_choices(d)), hub.REGISTRY[_name(d, True)].guidance), v.ds,
-               [v.cls, v.w], api_name=False).then(**resets, api_name=False)  # each model's own shipped w
+    v.ds.input(lambda d: dataset_controls(set(), d, 0.0), v.ds, [v.cls, v.w, v.ag], api_name=False).then(
+        **resets, api_name=False)  # each model's own shipped weights
     v.seed.submit(**resets, api_name=False)
     for n, b in v.steps.items():
         b.click(**stop, **cut).then(lambda st, var, c, g, sh=None, n=n: step_n(st, n, var, c, g, sh),
@@ -613,7 +620,7 @@ def _wire_chain(v: SimpleNamespace) -> None:
     v.pause.click(**stop, **cut).then(pause, [v.chain, v.shown], out, api_name=False, show_progress="hidden")
     v.jump.click(**stop, **cut).then(jump, [v.chain, v.target, v.var, *guide, v.shown], out, api_name="ddpm_jump",
                                      **cut, **HEAVY)
-    links.on_load("ddpm", dataset_controls, [v.ds, v.w], [v.cls, v.w], with_names=True, api_name=False)
+    links.on_load("ddpm", dataset_controls, [v.ds, v.w], [v.cls, v.w, v.ag], with_names=True, api_name=False)
     links.on_load("ddpm", first_chain, [v.ds, v.seed, v.cls, v.w, v.target, v.var], out, with_names=True,
                   show_progress="hidden")
 
@@ -638,7 +645,8 @@ def _wire_views(v: SimpleNamespace) -> None:
     v.c_go.click(ddpm_vs_ddim, ddim_in, v.compare, api_name="ddpm_sample", **HEAVY)
     v.g_go.click(samples, ddim_in, v.g_img, api_name="ddim_sample", **HEAVY)
     links.on_load("ddpm", forward, fwd_in, fwd_out, show_progress="hidden")
-    links.on_load("ddpm", samples, ddim_in, v.g_img, **HEAVY)
+    # on page open the w slider may still hold the default dataset's w (dataset_controls runs beside): the shipped one
+    links.on_load("ddpm", lambda *a: samples(*a, ag=None), ddim_in[:-1], v.g_img, **HEAVY)
 
 
 def build(demo: gr.Blocks) -> None:
