@@ -83,7 +83,7 @@ def main() -> None:
     g16 = diffusion.Guidance(c, torch.full((16,), 7), 2.0, c.null_class)
     print(f"guided DDIM 50 steps, 16 images:    "
           f"{median_ms(lambda: diffusion.ddim_sample(g16, sch, xg, 50), 5, 1) / 1000:8.2f} s   (target <= 3)")
-    # autoguidance (the app's DDIM on MNIST): every guided step adds a pass of the weak U-Net
+    # autoguidance (the app's DDIM): every guided step adds a pass of the weak U-Net (Fashion-MNIST: at every step)
     weak = hub.load(hub.REGISTRY["ddpm-mnist"].weak)
     ag = diffusion.AutoGuidance(m, weak, 0.5)  # guided at every step: the upper bound of its cost
     print(f"autoguided step, 1 image:           "

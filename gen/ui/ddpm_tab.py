@@ -480,10 +480,10 @@ GUIDANCE = ("**Classifier-free guidance** (Ho & Salimans 2022): one U-Net learne
 
 
 AUTOGUIDANCE = ("**Autoguidance** (Karras et al. 2024): DDIM's deterministic steps keep every error of ε_θ "
-                "(the FIDs below: plain DDIM, η = 0, well above the chains with fresh noise, which washes errors out). A small "
-                "U-Net trained briefly, ε_weak, makes the same kinds of errors, only more; stepping away from it, as "
-                "guidance steps away from the unconditional model, ε̃ = (1 + w) ε_θ − w ε_weak, removes some of "
-                "ε_θ's: no labels needed. w = 0: plain DDIM. Algorithm 2 (left) is never guided.")
+                "(the FIDs below: plain DDIM, η = 0, well above the chains with fresh noise, which washes errors "
+                "out). A small U-Net trained briefly, ε_weak, makes the same kinds of errors, only more; stepping "
+                "away from it, as guidance steps away from the unconditional model, ε̃ = (1 + w) ε_θ − w ε_weak, "
+                "removes some of ε_θ's: no labels needed. w = 0: plain DDIM. Algorithm 2 (left) is never guided.")
 
 
 def dataset_controls(names: set, ds: str, w: float):
@@ -592,6 +592,7 @@ def _samplers(v: SimpleNamespace) -> None:
             v.c_seed = gr.Number(0, label="seed", precision=0)
             v.S = gr.Slider(5, 200, 50, step=5, label="DDIM steps S")
             v.eta = gr.Slider(0, 1, 0, step=0.1, label="DDIM η (0: deterministic, 1: like DDPM)")
+            # the API's default is the default dataset's w (as for the guidance w); the page shows the picked one's
             v.ag = gr.Slider(0, 2, _ag(DATASET), step=0.1, label="DDIM autoguidance w (0: off)", elem_id="ddpm-ag")
             v.c_go = gr.Button("Sample the same x_T both ways (DDPM takes seconds)", variant="primary")
             v.g_go = gr.Button("16 samples (DDIM)")
@@ -646,7 +647,7 @@ def _wire_views(v: SimpleNamespace) -> None:
     v.g_go.click(samples, ddim_in, v.g_img, api_name="ddim_sample", **HEAVY)
     links.on_load("ddpm", forward, fwd_in, fwd_out, show_progress="hidden")
     # on page open the w slider may still hold the default dataset's w (dataset_controls runs beside): the shipped one
-    links.on_load("ddpm", lambda *a: samples(*a, ag=None), ddim_in[:-1], v.g_img, **HEAVY)
+    links.on_load("ddpm", lambda *a: samples(*a[:-1], ag=None), ddim_in, v.g_img, **HEAVY)
 
 
 def build(demo: gr.Blocks) -> None:
