@@ -82,7 +82,7 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
              guidance: float | None = None, t_max: int | None | str = "shipped", cache: str | None = None) -> dict:
     """FID against the test set, its real-vs-real baseline, the class histogram; the test ELBO for VAEs; for
     conditional models, n balanced samples (label i % 10) and the conditional accuracy. `cache`: see generate."""
-    from gen.sample import autoguiding, family, generate, guidance_t_max, requested_labels
+    from gen.sample import family, generate, guidance_t_max, requested_labels, sampler_label
 
     model = hub.load(name)
     ds = model.dataset
@@ -104,10 +104,7 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
         out["conditional_accuracy"] = conditional_accuracy(labels, asked)
     if family(name) == "ddpm":
         w, t_max = (hub.REGISTRY[name].guidance if guidance is None else guidance), guidance_t_max(name, t_max)
-        auto = autoguiding(name, sampler, w)
-        out["sampler"] = ((sampler if sampler == "ddpm" else f"ddim-{steps}" + (f", eta {eta:g}" if eta else ""))
-                          + (f", autoguidance w {w:g}" + ("" if t_max is None else f" while t <= {t_max}")
-                             if auto else "") + (", bf16" if bf16 else ""))
+        out["sampler"] = sampler_label(name, sampler, steps, eta, w, t_max, bf16)
         if asked is not None:
             out["guidance_w"] = w
             out["guided_while"] = "every step" if t_max is None else f"t <= {t_max}"

@@ -45,6 +45,18 @@ def autoguiding(name: str, sampler: str, w: float) -> str | None:
     return e.weak if sampler == "ddim" and not e.conditional and w else None
 
 
+def sampler_label(name: str, sampler: str = "ddim", steps: int = 50, eta: float = 0.0, w: float | None = None,
+                  t_max: int | None | str = "shipped", bf16: bool = False) -> str:
+    """A DDPM chain as metrics.json names it ("ddpm", "ddim-50, eta 1", "ddim-50, autoguidance w 0.5 while t <= 400",
+    ", bf16" added); the defaults are generate's, the chain the app samples with."""
+    w = hub.REGISTRY[name].guidance if w is None else w
+    t_max = guidance_t_max(name, t_max)
+    auto = (f", autoguidance w {w:g}" + ("" if t_max is None else f" while t <= {t_max}")
+            if autoguiding(name, sampler, w) else "")
+    chain = sampler if sampler == "ddpm" else f"ddim-{steps}" + (f", eta {eta:g}" if eta else "")
+    return chain + auto + (", bf16" if bf16 else "")
+
+
 def eps_in_chunks(model: torch.nn.Module, chunk: int, bf16: bool = False):
     """eps_theta(x_t, t[, y]) evaluated `chunk` images at a time, optionally under bfloat16 autocast. On a CPU,
     chunks of 64 stay in cache: 2.6x faster than 1000 at once, and bf16 about 2.3x faster again (bench/compute.py)."""

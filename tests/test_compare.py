@@ -24,13 +24,22 @@ def test_memorisation_of_a_training_image_itself_is_a_copy():
     assert compare.memorisation(compare.nearest_training(x[3], "mnist")) == "copy"
 
 
-@pytest.mark.parametrize("name, words", [("ddpm-mnist", "sampled with Algorithm 2 (all T steps)"),
-                                         ("ddpm-fashion", "sampled with DDIM-200, η 1")])
-def test_a_ddpm_card_says_which_chain_its_fid_was_measured_on(name, words):
-    from gen.ui.compare_tab import _card  # the tab shows DDIM-50 samples; the FID may be of another chain
+@pytest.mark.parametrize("name", ["ddpm-mnist", "ddpm-fashion"])
+def test_a_ddpm_card_headlines_the_fid_of_the_chain_it_shows(name):
+    from gen import hub
+    from gen.sample import sampler_label
+    from gen.ui.common import sampler_words
+    from gen.ui.compare_tab import _card, _shown  # the tab shows generate's DDIM-50: its figures head the card
 
-    assert words in _card("DDPM", name, 1.0)
+    m = hub.read_json(name, "metrics.json")
+    row = next(r for r in [m, *m["samplers"]] if r["sampler"] == sampler_label(name))
+    card = _card("DDPM", name, 1.0)
+    assert f"FID **{row['fid']:.1f} (real vs real {row['fid_real_vs_real']:.1f})**" in card
+    assert f"sampled with {sampler_words(row['sampler'])}" in card
+    assert f"rarest class **{row['min_class_fraction']:.1%}**" in card
     assert "sampled with" not in _card("GAN", "gan-mnist", 1.0)
+    own = {"sampler": "ddpm", "fid": 5.0, "samplers": [{**row, "sampler": "ddim-200, eta 1"}]}
+    assert _shown(name, own) is own  # the shown chain not measured: the card's own figures, with their chain
 
 
 @pytest.mark.parametrize("name", ["ddpm-mnist", "ddpm-fashion"])

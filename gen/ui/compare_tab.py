@@ -7,7 +7,7 @@ import numpy as np
 from gen import compare, data, hub
 from gen.cache import shared
 from gen.images import grid
-from gen.sample import autoguiding
+from gen.sample import autoguiding, sampler_label
 from gen.ui import links
 from gen.ui.common import (
     DATASET,
@@ -33,21 +33,29 @@ def _ddim(name: str) -> str:
     return f" (DDIM, 50 steps{f', autoguided, w {w:g}' if autoguiding(name, 'ddim', w) else ''})"
 
 
+def _shown(name: str, m: dict) -> dict:
+    """A DDPM card's figures for the chain this tab samples with (gen.sample.generate's), where the card measured
+    it (under bf16 or not); else the card's own."""
+    rows = [r for r in [m, *m.get("samplers", [])] if r["sampler"].replace(", bf16", "") == sampler_label(name)]
+    return min(rows, key=lambda r: "bf16" in r["sampler"]) if rows else m
+
+
 def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
     m = hub.read_json(name, "metrics.json")
-    fid = f"{m['fid']:.1f} (real vs real {m['fid_real_vs_real']:.1f})" if m else "not measured"
+    head = _shown(name, m) if m.get("sampler") else m  # a DDPM: the FID of the samples beside it, where measured
+    fid = f"{head['fid']:.1f} (real vs real {head['fid_real_vs_real']:.1f})" if m else "not measured"
     # a DDPM's FID may come from another chain than the DDIM-50 shown: say which
-    chain = f", sampled with {sampler_words(m['sampler'])}" if m.get("sampler") else ""
-    if m.get("samplers"):  # the same network through the other chains measured, the DDIM-50 shown among them
+    chain = f", sampled with {sampler_words(head['sampler'])}" if m.get("sampler") else ""
+    if m.get("samplers"):  # the same network through the other chains measured
         chain += "  \n" + sampler_fids(name, m)
-    modes = f"{m['min_class_fraction']:.1%}" if m else "?"
+    modes = f"{head['min_class_fraction']:.1%}" if m else "?"
     like = {"VAE": f"ELBO ≥ log p(x): **{m.get('test_elbo_nats', float('nan')):.1f} nats** per test image",
             "GAN": "**none**: p_g is implicit, G only maps z to x",
             "DDPM": "explicit bound E[−log p(x₀)] ≤ L_T + Σ L_{t−1} + L₀ (trained with L_simple; not computed here)",
             }[family]
     return (f"### {family} · `{name}`\n**{seconds * 1000:.0f} ms** for {N} samples on this CPU"
             f"{_ddim(name) if family == 'DDPM' else ''}  \nFID **{fid}**{chain}  \n"
-            f"rarest class **{modes}** of 5,000 samples (10% = even)  \nlikelihood: {like}"
+            f"rarest class **{modes}** of {head.get('n_samples', 5000):,} samples (10% = even)  \nlikelihood: {like}"
             + (f"  \nconditional accuracy **{m['conditional_accuracy']:.1%}** (5,000 balanced samples)"
                if m and "conditional_accuracy" in m else "") + hits)
 
