@@ -36,7 +36,8 @@ def _ddim(name: str) -> str:
 def _shown(name: str, m: dict) -> dict:
     """A DDPM card's figures for the chain this tab samples with (gen.sample.generate's), where the card measured
     it (under bf16 or not); else the card's own."""
-    rows = [r for r in [m, *m.get("samplers", [])] if r["sampler"].replace(", bf16", "") == sampler_label(name)]
+    shown = sampler_label(name)
+    rows = [r for r in [m, *m.get("samplers", [])] if r["sampler"].replace(", bf16", "") == shown]
     return min(rows, key=lambda r: "bf16" in r["sampler"]) if rows else m
 
 
