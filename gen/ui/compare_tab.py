@@ -7,7 +7,7 @@ import numpy as np
 from gen import compare, data, hub
 from gen.cache import shared
 from gen.images import grid
-from gen.sample import autoguiding, sampler_label
+from gen.sample import sampler_label
 from gen.ui import links
 from gen.ui.common import (
     DATASET,
@@ -25,12 +25,6 @@ from gen.ui.common import (
 
 N = 16  # samples per family: a 4x4 grid
 CELL, SCALE = 30, 3  # a grid cell is 28 px + 2 px padding; grids are shown upscaled 3x
-
-
-def _ddim(name: str) -> str:
-    """How gen.sample.generate samples a DDPM here: DDIM-50, autoguided where the registry names a weak model."""
-    w = hub.REGISTRY[name].guidance
-    return f" (DDIM, 50 steps{f', autoguided, w {w:g}' if autoguiding(name, 'ddim', w) else ''})"
 
 
 def _shown(name: str, m: dict) -> dict:
@@ -55,7 +49,7 @@ def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
             "DDPM": "explicit bound E[−log p(x₀)] ≤ L_T + Σ L_{t−1} + L₀ (trained with L_simple; not computed here)",
             }[family]
     return (f"### {family} · `{name}`\n**{seconds * 1000:.0f} ms** for {N} samples on this CPU"
-            f"{_ddim(name) if family == 'DDPM' else ''}  \nFID **{fid}**{chain}  \n"
+            f"{f' ({sampler_words(sampler_label(name))})' if family == 'DDPM' else ''}  \nFID **{fid}**{chain}  \n"
             f"rarest class **{modes}** of {head.get('n_samples', 5000):,} samples (10% = even)  \nlikelihood: {like}"
             + (f"  \nconditional accuracy **{m['conditional_accuracy']:.1%}** (5,000 balanced samples)"
                if m and "conditional_accuracy" in m else "") + hits)
