@@ -39,8 +39,8 @@ def requested_labels(name: str, n: int, label: int | str | None = "all") -> np.n
 
 def autoguiding(name: str, sampler: str, w: float) -> str | None:
     """The weak model that autoguides DDIM of unconditional DDPM `name` at weight w, or None (w = 0, another sampler,
-    a conditional model or none in the registry). Algorithm 2 stays the lecture's: its FID already is what DDIM's
-    becomes."""
+    a conditional model or none in the registry). The chains with fresh noise stay the lecture's: autoguiding them was
+    measured on Fashion-MNIST and bought nothing (README, "Autoguidance")."""
     e = hub.REGISTRY[name]
     return e.weak if sampler == "ddim" and not e.conditional and w else None
 
