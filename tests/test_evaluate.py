@@ -141,9 +141,22 @@ def test_also_adds_a_sampler_row_and_the_app_shows_every_row(tmp_path, monkeypat
     monkeypatch.setenv("GENLAB_CHECKPOINTS", str(tmp_path))
     shown = sampler_fids("ddpm-mnist", hub.read_json("ddpm-mnist", "metrics.json"))
     assert shown.startswith(f"FID of `ddpm-mnist` ({own['n_samples']:,} samples")
-    for r in [own, *m["samplers"]]:
-        assert f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**" in shown
+    for r in [own, *m["samplers"]]:  # each chain once: its float32 figure where the card has one
+        fp32 = [q for q in [own, *m["samplers"]] if q["sampler"] == r["sampler"].replace(", bf16", "")]
+        assert f"{sampler_words(r['sampler'])} **{(fp32 or [r])[0]['fid']:.1f}**" in shown
+        assert shown.count(f"{sampler_words(r['sampler'])} **") == 1
     assert f"**{new[0]['fid']:.1f}** (24 samples, real vs real {new[0]['fid_real_vs_real']:.1f})" in shown  # its n
+
+
+def test_a_chain_measured_under_bf16_and_in_float32_shows_once_as_float32():
+    from gen.ui.common import sampler_fids
+
+    row = {"n_samples": 5000, "fid_real_vs_real": 3.2, "min_class_fraction": 0.09}
+    m = {**row, "sampler": "ddpm, bf16", "fid": 5.26, "samplers": [
+        {**row, "sampler": "ddim-50, bf16", "fid": 8.14}, {**row, "sampler": "ddpm", "fid": 6.01}]}
+    shown = sampler_fids("ddpm-mnist", m)
+    assert shown.endswith(": Algorithm 2 (all T steps) **6.0** · DDIM-50, η 0 **8.1**"), shown
+    assert "5.3" not in shown
 
 
 def test_a_cut_short_generation_resumes_from_its_kept_batches(tmp_path):

@@ -184,7 +184,12 @@ def sampler_fids(name: str, m: dict) -> str:
                                                          f"{r['fid_real_vs_real']:.1f})")
         return f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**{n}"
 
-    rows = " · ".join(row(r) for r in [m, *m.get("samplers", [])])
+    chains: dict[str, dict] = {}  # a chain measured under bf16 and in float32 too is shown once, as float32
+    for r in [m, *m.get("samplers", [])]:
+        k = sampler_words(r["sampler"])
+        if k not in chains or "bf16" in chains[k]["sampler"]:
+            chains[k] = r
+    rows = " · ".join(row(r) for r in chains.values())
     return f"FID of `{name}` ({m['n_samples']:,} samples; real vs real {m['fid_real_vs_real']:.1f}): {rows}"
 
 
