@@ -174,6 +174,17 @@ def sampler_words(sampler: str) -> str:
     return ", ".join([head.replace("ddim-", "DDIM-"), *rest]).replace("eta", "η").replace("<=", "≤")
 
 
+def chains(m: dict) -> dict[str, dict]:
+    """A DDPM card's (metrics.json `m`) rows, one per chain, keyed by its sampler without ", bf16": a chain measured
+    under bf16 and in float32 too is kept once, as float32 (the precision every CPU samples in)."""
+    out: dict[str, dict] = {}
+    for r in [m, *m.get("samplers", [])]:
+        k = ", ".join(p for p in r["sampler"].split(", ") if p != "bf16")
+        if k not in out or "bf16" in out[k]["sampler"]:
+            out[k] = r
+    return out
+
+
 def sampler_fids(name: str, m: dict) -> str:
     """Markdown: a DDPM's FID through each sampler its card `m` (metrics.json) measured (gen.evaluate --write,
     --also), or "" when it has none."""
@@ -184,12 +195,7 @@ def sampler_fids(name: str, m: dict) -> str:
                                                          f"{r['fid_real_vs_real']:.1f})")
         return f"{sampler_words(r['sampler'])} **{r['fid']:.1f}**{n}"
 
-    chains: dict[str, dict] = {}  # a chain measured under bf16 and in float32 too is shown once, as float32
-    for r in [m, *m.get("samplers", [])]:
-        k = sampler_words(r["sampler"])
-        if k not in chains or "bf16" in chains[k]["sampler"]:
-            chains[k] = r
-    rows = " · ".join(row(r) for r in chains.values())
+    rows = " · ".join(row(r) for r in chains(m).values())
     return f"FID of `{name}` ({m['n_samples']:,} samples; real vs real {m['fid_real_vs_real']:.1f}): {rows}"
 
 

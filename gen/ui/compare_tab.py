@@ -15,6 +15,7 @@ from gen.ui.common import (
     HEAVY,
     NONE,
     RESULTS,
+    chains,
     class_choices,
     image,
     missing,
@@ -30,9 +31,7 @@ CELL, SCALE = 30, 3  # a grid cell is 28 px + 2 px padding; grids are shown upsc
 def _shown(name: str, m: dict) -> dict:
     """A DDPM card's figures for the chain this tab samples with (gen.sample.generate's), where the card measured
     it (under bf16 or not); else the card's own."""
-    shown = sampler_label(name)
-    rows = [r for r in [m, *m.get("samplers", [])] if r["sampler"].replace(", bf16", "") == shown]
-    return min(rows, key=lambda r: "bf16" in r["sampler"]) if rows else m
+    return chains(m).get(sampler_label(name), m)
 
 
 def _card(family: str, name: str, seconds: float, hits: str = "") -> str:
