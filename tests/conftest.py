@@ -56,9 +56,21 @@ def launch_app(env: dict | None = None, port: int | None = None, cwd: Path = ROO
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", **(env or {})}
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # Keep reading the app's output, or a full pipe would freeze it; the tail is kept for error messages.
-    proc.log = collections.deque(maxlen=500)
-    threading.Thread(target=lambda: proc.log.extend(proc.stdout), daemon=True).start()
+    # Keep reading the app's output, or a full pipe would freeze it; the tail is kept for error messages, and each
+    # traceback whole (app_url checks them).
+    proc.log, proc.tracebacks = collections.deque(maxlen=500), []
+
+    def read() -> None:
+        inside = False  # within a traceback: its frames are indented, its exception line ends it
+        for line in proc.stdout:
+            proc.log.append(line)
+            if line.startswith("Traceback"):
+                inside = True
+                proc.tracebacks.append(line)
+            elif inside:
+                proc.tracebacks[-1] += line
+                inside = line[:1].isspace()
+    threading.Thread(target=read, daemon=True).start()
     url = f"http://127.0.0.1:{port}/"
     for _ in range(240):
         if proc.poll() is not None:
@@ -94,6 +106,10 @@ def app_url():
     yield url
     proc.terminate()
     proc.wait(10)
+    # every test that drove the app ran; none may have made it raise anything but a clear message (gr.Error, which
+    # Gradio's own input checks print): a visitor would have seen a bare error toast
+    bugs = [t for t in proc.tracebacks if not t.rstrip().splitlines()[-1].startswith("gradio.exceptions.Error")]
+    assert not bugs, "the app raised:\n" + "\n".join(bugs)
 
 
 @pytest.fixture(scope="session")

@@ -212,6 +212,14 @@ def test_ddpm_guided_chain_draws_the_picked_class(page: Page):
     assert label[0] == 7
 
 
+def test_ddpm_samples_are_there_on_opening_the_page_with_no_error(page: Page):
+    """The tab's first view is filled on page open (links.on_load): the DDIM grid arrives and no error toast shows."""
+    page.get_by_role("tab", name="DDPM diffusion").click()
+    page.get_by_role("tab", name="DDPM vs DDIM, samples").click()
+    expect(page.locator("#ddpm-samples img")).to_be_visible(timeout=60_000)
+    expect(page.locator(".toast-body")).to_have_count(0)
+
+
 def test_ddpm_autoguidance_w_follows_the_dataset(page: Page):
     """Each dataset's DDPM ships its own autoguidance w: the slider shows the picked dataset's."""
     from gen import hub

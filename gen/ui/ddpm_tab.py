@@ -599,7 +599,7 @@ def _samplers(v: SimpleNamespace) -> None:
         c_md = gr.Markdown(elem_classes="numbers")
         with gr.Row():
             v.compare = [_image("DDPM, T steps"), _image("DDIM, S steps"), c_md]
-            v.g_img = _image("samples")
+            v.g_img = _image("samples", elem_id="ddpm-samples")
 
 
 def _wire_chain(v: SimpleNamespace) -> None:
@@ -647,7 +647,7 @@ def _wire_views(v: SimpleNamespace) -> None:
     v.g_go.click(samples, ddim_in, v.g_img, api_name="ddim_sample", **HEAVY)
     links.on_load("ddpm", forward, fwd_in, fwd_out, show_progress="hidden")
     # on page open the w slider may still hold the default dataset's w (dataset_controls runs beside): the shipped one
-    links.on_load("ddpm", lambda *a: samples(*a[:-1], ag=None), ddim_in, v.g_img, **HEAVY)
+    links.on_load("ddpm", lambda *a: samples(*a[:-1], None), ddim_in, v.g_img, **HEAVY)
 
 
 def build(demo: gr.Blocks) -> None:
