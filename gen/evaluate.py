@@ -82,7 +82,7 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
              guidance: float | None = None, t_max: int | None | str = "shipped", cache: str | None = None) -> dict:
     """FID against the test set, its real-vs-real baseline, the class histogram; the test ELBO for VAEs; for
     conditional models, n balanced samples (label i % 10) and the conditional accuracy. `cache`: see generate."""
-    from gen.sample import family, generate, guidance_t_max, requested_labels, sampler_label
+    from gen.sample import family, generate, guidance_t_max, requested_labels, sampler_label, shipped_guidance
 
     model = hub.load(name)
     ds = model.dataset
@@ -103,7 +103,8 @@ def evaluate(name: str, n: int = 5000, npz: str | None = None, device: str = "cp
     if asked is not None:
         out["conditional_accuracy"] = conditional_accuracy(labels, asked)
     if family(name) == "ddpm":
-        w, t_max = (hub.REGISTRY[name].guidance if guidance is None else guidance), guidance_t_max(name, t_max)
+        w = shipped_guidance(name, sampler)[0] if guidance is None else guidance
+        t_max = guidance_t_max(name, t_max, sampler)
         out["sampler"] = sampler_label(name, sampler, steps, eta, w, t_max, bf16)
         if asked is not None:
             out["guidance_w"] = w
@@ -150,7 +151,7 @@ def main() -> None:
     p.add_argument("--eta", type=float, default=0.0, help="DDIM eta (1: stochastic, like Algorithm 2)")
     p.add_argument("--bf16", action="store_true", help="DDPM models: sample with the U-Net under bfloat16 autocast")
     p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w; "
-                   "unconditional ones: their DDIM autoguidance weight, 0: off (default: the model's shipped w)")
+                   "unconditional ones: their autoguidance weight, 0: off (default: the model's shipped w)")
     from gen.sample import add_t_max, guidance_t_max
 
     add_t_max(p)
@@ -177,7 +178,7 @@ def main() -> None:
         return
     r = evaluate(a.model, a.n, guidance=a.guidance, **kw)
     if a.curve:  # at every step and, if guidance is limited to an interval, there too: what the interval buys
-        ws, t_max = [float(w) for w in a.curve.split(",")], guidance_t_max(a.model, kw.pop("t_max"))
+        ws, t_max = [float(w) for w in a.curve.split(",")], guidance_t_max(a.model, kw.pop("t_max"), a.sampler)
         r["guidance_curve"] = [p for tm in dict.fromkeys([None, t_max])
                                for p in guidance_curve(a.model, ws, a.curve_n, t_max=tm, **kw)]
     print(json.dumps(r, indent=2))

@@ -37,20 +37,29 @@ def requested_labels(name: str, n: int, label: int | str | None = "all") -> np.n
     return np.full(n, int(label))
 
 
-def autoguiding(name: str, sampler: str, w: float) -> str | None:
-    """The weak model that autoguides DDIM of unconditional DDPM `name` at weight w, or None (w = 0, another sampler,
-    a conditional model or none in the registry). The chains with fresh noise stay the lecture's: autoguiding them was
-    measured on Fashion-MNIST and bought nothing (README, "Autoguidance")."""
+def shipped_guidance(name: str, sampler: str = "ddim") -> tuple[float, int | None]:
+    """The guidance (w, t_max) DDPM `name` is sampled with by `sampler` ("ddpm": Algorithm 2, or "ddim"): a
+    conditional model's classifier-free guidance on every chain; an unconditional one's autoguidance, measured per
+    chain (hub.Entry.chain_guidance for Algorithm 2; none there: the lecture's Algorithm 2, unguided)."""
     e = hub.REGISTRY[name]
-    return e.weak if sampler == "ddim" and not e.conditional and w else None
+    if sampler == "ddpm" and e.weak:
+        return e.chain_guidance or (0.0, None)
+    return e.guidance, e.guidance_t_max
+
+
+def autoguiding(name: str, sampler: str, w: float) -> str | None:
+    """The weak model that autoguides unconditional DDPM `name` at weight w, or None (w = 0, a conditional model or
+    none in the registry)."""
+    e = hub.REGISTRY[name]
+    return e.weak if not e.conditional and w else None
 
 
 def sampler_label(name: str, sampler: str = "ddim", steps: int = 50, eta: float = 0.0, w: float | None = None,
                   t_max: int | None | str = "shipped", bf16: bool = False) -> str:
     """A DDPM chain as metrics.json names it ("ddpm", "ddim-50, eta 1", "ddim-50, autoguidance w 0.5 while t <= 400",
     ", bf16" added); the defaults are generate's, the chain the app samples with."""
-    w = hub.REGISTRY[name].guidance if w is None else w
-    t_max = guidance_t_max(name, t_max)
+    w = shipped_guidance(name, sampler)[0] if w is None else w
+    t_max = guidance_t_max(name, t_max, sampler)
     auto = (f", autoguidance w {w:g}" + ("" if t_max is None else f" while t <= {t_max}")
             if autoguiding(name, sampler, w) else "")
     chain = sampler if sampler == "ddpm" else f"ddim-{steps}" + (f", eta {eta:g}" if eta else "")
@@ -84,16 +93,16 @@ def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int
     DDPM models: `sampler` "ddpm" is Algorithm 2 (T steps), "ddim" DDIM with `steps` steps and `eta`;
     `bf16` runs the U-Net under bfloat16 autocast. Conditional models: `label` (see requested_labels) and, for
     diffusion, the guidance weight w and the largest t it is applied at, `t_max` (defaults: the registry's; None:
-    every step); an unconditional DDPM with a weak model in the registry takes them for DDIM's autoguidance (w = 0:
+    every step); an unconditional DDPM with a weak model in the registry takes them for its autoguidance (w = 0:
     off). `cache`: a folder that keeps each finished batch, so that a long run (Algorithm 2 for 5,000
     samples: 1.5 h on 2 CPU cores) cut short picks up where it stopped; each batch has its own seed, so the result is
     the same as one uninterrupted run."""
     model = hub.load(name).to(device)
     fam, out = family(name), []
     ys = requested_labels(name, n, label)
-    w = hub.REGISTRY[name].guidance if guidance is None else guidance
+    w = shipped_guidance(name, sampler)[0] if guidance is None else guidance
     weak = (weak_name := autoguiding(name, sampler, w)) and hub.load(weak_name).to(device)
-    t_max = guidance_t_max(name, t_max)
+    t_max = guidance_t_max(name, t_max, sampler)
     key = cache and cache_key(model, sampler=sampler if fam == "ddpm" else None, steps=steps, eta=eta, bf16=bf16,
                               seed=seed, batch=batch, label=label, w=w, t_max=t_max, device=device)
     for i in range(0, n, batch):
@@ -130,9 +139,10 @@ def generate(name: str, n: int, seed: int = 0, sampler: str = "ddim", steps: int
     return np.concatenate(out)
 
 
-def guidance_t_max(name: str, t_max: int | None | str = "shipped") -> int | None:
-    """The largest t guided at: the model's shipped one for "shipped", else as given (None: every step)."""
-    return hub.REGISTRY[name].guidance_t_max if t_max == "shipped" else t_max
+def guidance_t_max(name: str, t_max: int | None | str = "shipped", sampler: str = "ddim") -> int | None:
+    """The largest t guided at: the model's shipped one on `sampler` for "shipped", else as given (None: every
+    step)."""
+    return shipped_guidance(name, sampler)[1] if t_max == "shipped" else t_max
 
 
 def add_t_max(p: argparse.ArgumentParser) -> None:
@@ -154,8 +164,8 @@ def main() -> None:
     p.add_argument("--bf16", action="store_true", help="DDPM models: U-Net under bfloat16 autocast (faster on CPU)")
     p.add_argument("--label", "--labels", default="all", help="conditional models: a class 0..9, or 'all' (balanced)")
     p.add_argument("--guidance", type=float, default=None, help="conditional DDPMs: guidance weight w (0: the "
-                   "conditional model, -1: the unconditional one); unconditional DDPMs: their DDIM autoguidance "
-                   "weight (0: off); default: the model's shipped w")
+                   "conditional model, -1: the unconditional one); unconditional DDPMs: their autoguidance weight "
+                   "(0: off); default: the model's shipped w on this sampler")
     add_t_max(p)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default="samples.npz")

@@ -130,6 +130,37 @@ def test_ddim_autoguidance_of_each_unconditional_model_and_off_at_w_0(client):
     assert "autoguided" not in md
 
 
+def test_fashion_algorithm_2_is_autoguided_at_low_t_only_and_off_at_w_0(client):
+    """ddpm-fashion's chain ships autoguided while t <= t_max: above it a step is eps_theta alone; at and below it the
+    frame shows eps_theta, eps_weak and their mix; w = 0 is the lecture's Algorithm 2."""
+    w, t_max = hub.REGISTRY["ddpm-fashion"].chain_guidance
+    client.predict("Fashion-MNIST", 5, api_name="/ddpm_reset")
+    f = client.predict("beta", "none", 1.0, w, api_name="/ddpm_step1")["frames"][-1]
+    assert f["t"] == 999 and "not guided here" in f["cfg"] and f["eps_c"] and f["eps_u"] is None
+    assert "ε_weak(x_t, t), a small U-Net" in f["labels"]
+    client.predict(t_max + 1, "beta", "none", 1.0, w, api_name="/ddpm_jump")
+    f = client.predict("beta", "none", 1.0, w, api_name="/ddpm_step1")["frames"][-1]  # from t_max + 1: not guided
+    assert f["t"] == t_max and f["eps_u"] is None
+    f = client.predict("beta", "none", 1.0, w, api_name="/ddpm_step1")["frames"][-1]  # from t_max: guided
+    assert f["t"] == t_max - 1 and f"w = <b>{w:g}</b>" in f["cfg"] and f"guided while t ≤ {t_max}" in f["cfg"]
+    assert "‖ε_θ − ε_weak‖/28 = " in f["cfg"] and "· ε̃) + σ_t z" in f["numbers"]
+    theta, weak, mix = (data_image(f[k]).astype(float) for k in ("eps_c", "eps_u", "eps"))
+    assert theta.shape == weak.shape == mix.shape == (28, 28) and np.abs(theta - weak).mean() > 0
+    f = client.predict("beta", "none", 1.0, 0.0, api_name="/ddpm_step1")["frames"][-1]  # w = 0: plain Algorithm 2
+    assert f["eps_c"] is None and f["cfg"] == "" and "· ε_θ) + σ_t z" in f["numbers"]
+    # Play from here (the film engine batches eps_theta across films; the weak model runs inside the guidance) gives
+    # what Jump gives from the same x_t
+    frames = [f for c in client.submit("beta", 25, "none", 1.0, w, api_name="/ddpm_play") for f in c["frames"]]
+    assert frames[-1]["t"] == 0 and all(f["eps_u"] for f in frames)
+    client.predict("Fashion-MNIST", 5, api_name="/ddpm_reset")
+    client.predict(t_max - 1, "beta", "none", 1.0, w, api_name="/ddpm_jump")
+    client.predict("beta", "none", 1.0, 0.0, api_name="/ddpm_step1")
+    jumped = client.predict(0, "beta", "none", 1.0, w, api_name="/ddpm_jump")["frames"][-1]
+    assert (data_image(jumped["x_t"]) == data_image(frames[-1]["x_t"])).all()
+    _, _, md = client.predict("Fashion-MNIST", 0, 10, 0.0, "none", 1.0, 0.0, w, api_name="/ddpm_sample")
+    assert f"Algorithm 2 autoguided: ε̃ = (1 + {w:g}) ε_θ − {w:g} ε_weak while t ≤ {t_max}" in md
+
+
 def test_ddpm_against_ddim_same_x_T_timed(client):
     a, b, md = client.predict("Fashion-MNIST", 1, 20, 1.0, api_name="/ddpm_sample")
     assert img(a).shape == img(b).shape and img(a).std() > 20 and img(b).std() > 20

@@ -228,7 +228,10 @@ def test_ddpm_autoguidance_w_follows_the_dataset(page: Page):
     page.get_by_role("tab", name="DDPM diffusion").click()
     page.get_by_role("tab", name="DDPM vs DDIM, samples").click()
     ag = page.locator("#ddpm-ag input[type=number]")
+    cag = page.locator("#ddpm-cag input[type=number]")  # Algorithm 2's
     expect(ag).to_have_value(f"{hub.REGISTRY['ddpm-mnist'].guidance:g}", timeout=30_000)  # on opening the tab
+    expect(cag).to_have_value(f"{hub.REGISTRY['ddpm-mnist'].chain_guidance[0]:g}", timeout=30_000)
     for ds, name in (("Fashion-MNIST", "ddpm-fashion"), ("MNIST", "ddpm-mnist")):
         page.locator(f"input[value='{ds}']:visible").first.check()
         expect(ag).to_have_value(f"{hub.REGISTRY[name].guidance:g}", timeout=30_000)
+        expect(cag).to_have_value(f"{hub.REGISTRY[name].chain_guidance[0]:g}", timeout=30_000)

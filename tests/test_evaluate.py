@@ -159,6 +159,23 @@ def test_a_chain_measured_under_bf16_and_in_float32_shows_once_as_float32():
     assert "5.3" not in shown
 
 
+def test_each_chain_has_its_own_shipped_autoguidance():
+    """DDIM is autoguided at the registry's (guidance, guidance_t_max); Algorithm 2 only where the registry gives it
+    a chain_guidance with w > 0 (Fashion: low t only), else it runs as in the lecture."""
+    from gen.sample import generate, sampler_label, shipped_guidance
+
+    f, m = hub.REGISTRY["ddpm-fashion"], hub.REGISTRY["ddpm-mnist"]
+    assert shipped_guidance("ddpm-fashion", "ddpm") == f.chain_guidance and f.chain_guidance[0] > 0
+    assert shipped_guidance("ddpm-fashion") == (f.guidance, f.guidance_t_max)
+    w, t_max = f.chain_guidance
+    assert sampler_label("ddpm-fashion", "ddpm") == f"ddpm, autoguidance w {w:g} while t <= {t_max}"
+    assert sampler_label("ddpm-mnist", "ddpm") == "ddpm" and m.chain_guidance[0] == 0  # MNIST's: unguided
+    assert sampler_label("ddpm-mnist", "ddpm", w=0.5) == f"ddpm, autoguidance w 0.5 while t <= {m.chain_guidance[1]}"
+    assert sampler_label("ddpm-cond-fashion", "ddpm") == "ddpm"  # classifier-free guidance is not autoguidance
+    shipped, plain = (generate("ddpm-fashion", 1, seed=4, sampler="ddpm", guidance=g) for g in (None, 0.0))
+    assert np.abs(shipped.astype(int) - plain).mean() > 1  # the shipped Algorithm 2 is guided: other images
+
+
 def test_a_cut_short_generation_resumes_from_its_kept_batches(tmp_path):
     from gen.sample import cache_key, generate
 

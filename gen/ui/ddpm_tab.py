@@ -17,7 +17,7 @@ from gen import data, diffusion, hub
 from gen.cache import shared
 from gen.chain import Chain, Film, Films, Need, Shot, batched_steps, key
 from gen.images import data_url, grid, pixel_diversity, preprocess, to_float, to_uint8
-from gen.sample import autoguiding
+from gen.sample import autoguiding, shipped_guidance
 from gen.ui import charts, links
 from gen.ui.common import (
     DATASET,
@@ -56,9 +56,9 @@ def _model(ds: str):
     return model(_name(ds))
 
 
-def _ag(ds: str) -> float:
-    """The autoguidance weight w the dataset's DDPM ships with (its DDIM is guided by its weak model)."""
-    return hub.REGISTRY[_name(ds)].guidance
+def _ag(ds: str, sampler: str = "ddim") -> float:
+    """The autoguidance weight w the dataset's DDPM ships with on `sampler` ("ddim", or "ddpm": Algorithm 2)."""
+    return shipped_guidance(_name(ds), sampler)[0]
 
 
 def _eps(ds: str, cls: str | None, w: float, n: int) -> tuple[diffusion.EpsModel, diffusion.Schedule]:
@@ -75,22 +75,25 @@ def _eps(ds: str, cls: str | None, w: float, n: int) -> tuple[diffusion.EpsModel
                                t_max=hub.REGISTRY[name].guidance_t_max), diffusion.schedule_of(m))
 
 
-def _autoguide(ds: str, cls: str | None, m: diffusion.EpsModel, ag: float | None) -> diffusion.EpsModel:
-    """The noise predictor m for DDIM: guided by its weak model with weight ag (None: the shipped one; autoguidance)
-    where the dataset's unconditional U-Net has one and no class is picked; m itself otherwise (Algorithm 2 always
-    uses m)."""
-    name, ag = _name(ds), _ag(ds) if ag is None else ag
-    weak = autoguiding(name, "ddim", ag) if unconditional(cls) else None
-    return diffusion.AutoGuidance(m, model(weak), float(ag), hub.REGISTRY[name].guidance_t_max) if weak else m
+def _autoguide(ds: str, cls: str | None, m: diffusion.EpsModel, ag: float | None,
+               sampler: str = "ddim") -> diffusion.EpsModel:
+    """The noise predictor m for `sampler` ("ddim", or "ddpm": Algorithm 2): guided by its weak model with weight ag
+    (None: the shipped one) in the sampler's shipped interval (autoguidance), where the dataset's unconditional U-Net
+    has a weak model and no class is picked; m itself otherwise."""
+    name = _name(ds)
+    w, t_max = shipped_guidance(name, sampler)
+    ag = w if ag is None else ag
+    weak = autoguiding(name, sampler, ag) if unconditional(cls) else None
+    return diffusion.AutoGuidance(m, model(weak), float(ag), t_max) if weak else m
 
 
-def _autoguided(eps: diffusion.EpsModel) -> str:
-    """A line saying how the DDIM samples were autoguided, if they were."""
+def _autoguided(eps: diffusion.EpsModel, chain: str = "DDIM") -> str:
+    """A line saying how the chain's samples were autoguided, if they were."""
     if not isinstance(eps, diffusion.AutoGuidance):
         return ""
     n = sum(q.numel() for q in eps.weak.parameters()) / 1e6
     during = "" if eps.t_max is None else f" while t ≤ {eps.t_max}"
-    return (f" DDIM autoguided: ε̃ = (1 + {eps.w:g}) ε_θ − {eps.w:g} ε_weak{during}, ε_weak a "
+    return (f" {chain} autoguided: ε̃ = (1 + {eps.w:g}) ε_θ − {eps.w:g} ε_weak{during}, ε_weak a "
             f"{n:.2f}M-parameter U-Net trained briefly.")
 
 
@@ -236,15 +239,35 @@ def _cfg(g: diffusion.Guided, y: int, t_max: int | None) -> str:
             f"‖ε_c − ε_∅‖/28 = <b>{(g.eps_cond - g.eps_uncond).norm() / 28:.3f}</b>")
 
 
+def _auto(g: diffusion.AutoGuided, t_max: int | None) -> str:
+    if g.eps_weak is None:
+        return (f"t &gt; {t_max}: <b>not guided here</b> (ε_θ alone); autoguidance starts at t = {t_max}: at the "
+                "noisier steps it made Algorithm 2's samples worse (the model card)")
+    return (f"w = <b>{g.w:g}</b> (Karras et al. 2024)" + ("" if t_max is None else f", guided while t ≤ {t_max}")
+            + f"<br>‖ε_θ − ε_weak‖/28 = <b>{(g.eps_theta - g.eps_weak).norm() / 28:.3f}</b>")
+
+
+# the guidance panel's captions: its two noise predictions, the equation, the title
+CFG_LABELS = ["ε_θ(x_t, t, y)", "ε_θ(x_t, t, ∅)", "ε̃ = (1 + w) ε_θ(x_t, t, y) − w ε_θ(x_t, t, ∅)",
+              "classifier-free guidance"]
+AUTO_LABELS = ["ε_θ(x_t, t)", "ε_weak(x_t, t), a small U-Net", "ε̃ = (1 + w) ε_θ(x_t, t) − w ε_weak(x_t, t)",
+               "autoguidance"]
+
+
 def _frame(step: diffusion.Step, sch: diffusion.Schedule, var: str, eps: diffusion.EpsModel) -> dict:
-    """One shown step of Algorithm 2, as the player paints it; a guided step also shows eps_cond and eps_uncond."""
+    """One shown step of Algorithm 2, as the player paints it; a guided step also shows the two noise predictions
+    it combines (classifier-free guidance: eps_cond and eps_uncond; autoguidance: eps_theta and eps_weak)."""
+    guided = isinstance(eps, (diffusion.Guidance, diffusion.AutoGuidance))
     f = {"t": step.t - 1, "x_t": _png(step.prev_sample), "eps": _png(step.eps), "x0_hat": _png(step.pred_x0),
-         "numbers": _numbers(step, sch, var, isinstance(eps, diffusion.Guidance)), "eps_c": None, "eps_u": None,
-         "cfg": ""}
+         "numbers": _numbers(step, sch, var, guided), "eps_c": None, "eps_u": None, "cfg": ""}
     if isinstance(eps, diffusion.Guidance) and eps.last is not None:
         g = eps.last
         f.update(eps_c=_png(g.eps_cond), eps_u=None if g.eps_uncond is None else _png(g.eps_uncond),
-                 cfg=_cfg(g, int(eps.y[0]), eps.t_max))
+                 cfg=_cfg(g, int(eps.y[0]), eps.t_max), labels=CFG_LABELS)
+    elif isinstance(eps, diffusion.AutoGuidance) and eps.last is not None:
+        g = eps.last
+        f.update(eps_c=_png(g.eps_theta), eps_u=None if g.eps_weak is None else _png(g.eps_weak),
+                 cfg=_auto(g, eps.t_max), labels=AUTO_LABELS)
     return f
 
 
@@ -263,18 +286,20 @@ def reset(ds: str, seed: float, cls: str | None = NONE, w: float = 1.0):
     return _still(c), c
 
 
-def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: float, stop: int = 0,
+def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: float, ag: float | None, stop: int = 0,
            batched: bool = False) -> Generator[Shot | Need, torch.Tensor | None, None]:
-    """Algorithm 2 from the chain's x_t down to t = stop (toward class `cls` with guidance w, if any): a Shot every
+    """Algorithm 2 from the chain's x_t down to t = stop (toward class `cls` with guidance w, if any; else autoguided
+    with weight ag where the model has a weak one): a Shot every
     `every` steps and at `stop`. `strip` is extended with x_t every FILM_EVERY steps; a shot's view carries the
     filmstrip when it changed since the previous shot. `batched` (a film): each step's U-Net call is yielded as a
     Need for the film engine, which sends its output back (gen.chain.batched_steps)."""
     m, sch = _eps(c.ds, cls, w, 1)
+    m = _autoguide(c.ds, cls, m, ag, "ddpm")
     if batched:
-        guided = isinstance(m, diffusion.Guidance)
+        guided = isinstance(m, (diffusion.Guidance, diffusion.AutoGuidance))
         base = m.model if guided else m
 
-        def wrap(inner):  # the engine's stand-in for the U-Net, inside the guidance if any
+        def wrap(inner):  # the engine's stand-in for the U-Net, inside the guidance if any (a weak model runs as is)
             if guided:
                 m.model = inner
                 return m
@@ -305,10 +330,10 @@ def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: floa
             return
 
 
-def _film_shots(c: Chain, var: str, every: int, cls: str | None, w: float, film) -> Iterator[Shot | Need]:
+def _film_shots(c: Chain, var: str, every: int, cls: str | None, w: float, ag: float, film) -> Iterator[Shot | Need]:
     """A Play's film, as the film engine steps it (picklable with functools.partial: it runs in the engine's
     process)."""
-    return _shots(c, film.strip, var, every, cls, w, batched=True)
+    return _shots(c, film.strip, var, every, cls, w, ag, batched=True)
 
 
 def _need(c: Chain | None) -> Chain:
@@ -334,22 +359,23 @@ def _live(c: Chain) -> Chain:
     return c
 
 
-def step_n(c: Chain | None, n: float, var: str, cls: str | None = NONE, w: float = 1.0, shown: float | None = None):
+def step_n(c: Chain | None, n: float, var: str, cls: str | None = NONE, w: float = 1.0, ag: float | None = None,
+           shown: float | None = None):
     """Step the reverse chain n steps (1, 10, 100) from the frame on screen and show the last one."""
     c = _live(_on_screen(c, shown))
     strip = list(c.strip)
-    *_, last = _shots(c, strip, var, 10 ** 9, cls, w, stop=max(0, c.t - int(n)))
+    *_, last = _shots(c, strip, var, 10 ** 9, cls, w, ag, stop=max(0, c.t - int(n)))
     c = Chain(c.ds, c.seed, last.t, last.x, tuple(strip), last.view)
     return _still(c), c
 
 
-def jump(c: Chain | None, target: float, var: str, cls: str | None = NONE, w: float = 1.0,
+def jump(c: Chain | None, target: float, var: str, cls: str | None = NONE, w: float = 1.0, ag: float | None = None,
          shown: float | None = None):
     """Run the chain down to t = target."""
     c = _on_screen(c, shown)
     if int(target) >= c.t:
         raise gr.Error(f"The chain only runs downward: pick a t below the current t = {c.t}.", print_exception=False)
-    return step_n(c, c.t - int(target), var, cls, w)
+    return step_n(c, c.t - int(target), var, cls, w, ag)
 
 
 def pause(c: Chain | None, shown: float | None = None):
@@ -359,13 +385,16 @@ def pause(c: Chain | None, shown: float | None = None):
 
 
 async def play(c: Chain | None, var: str, every: float, cls: str | None = NONE, w: float = 1.0,
-               shown: float | None = None, request: gr.Request | None = None):
+               ag: float | None = None, shown: float | None = None, request: gr.Request | None = None):
     """Stream the chain from the frame on screen down to x_0, a frame every `every` steps. The frames come from a
     shared Film computed ahead by the pool; this only forwards them, and stops the film when nobody watches."""
     c = _live(_on_screen(c, shown))
-    params = (var, int(every), NONE if unconditional(cls) else cls, float(w))
+    # one film per distinct chain: a class's w, or an unconditional chain's autoguidance w (None: the shipped one)
+    plain = unconditional(cls)
+    params = (var, int(every), NONE if plain else cls, 0.0 if plain else float(w),
+              (_ag(c.ds, "ddpm") if ag is None else float(ag)) if plain else 0.0)
     base = c.film.start if c.film is not None and c.film.key == key(c.film.start, *params) else c
-    film = FILMS.watch(key(base, *params), base, functools.partial(_film_shots, base, *params[:2], cls, w))
+    film = FILMS.watch(key(base, *params), base, functools.partial(_film_shots, base, *params))
     play_id = f"{id(film):x}-{time.monotonic_ns():x}"
     session = getattr(request, "session_hash", None) or play_id
     PLAYING[session] = play_id
@@ -401,10 +430,12 @@ async def _send_film(film: Film, c: Chain, play_id: str, session: str):
 
 @shared(RESULTS)
 @friendly
-def partial(ds: str, index: float, upload, t0: float, seed: float, cls: str | None = NONE, w: float = 1.0):
-    """Noise a real image to t0 with q(x_t | x_0), then run Algorithm 2 from t0 (toward a class, if one is picked):
-    what is kept, what invented."""
+def partial(ds: str, index: float, upload, t0: float, seed: float, cls: str | None = NONE, w: float = 1.0,
+            ag: float | None = None):
+    """Noise a real image to t0 with q(x_t | x_0), then run Algorithm 2 from t0 (toward a class, if one is picked;
+    else autoguided by ag, as the chain): what is kept, what invented."""
     m, sch = _eps(ds, cls, w, 1)
+    m = _autoguide(ds, cls, m, ag, "ddpm")
     x0 = _x0(ds, index, upload)
     x_t = diffusion.q_sample(x0, int(t0), diffusion.noise(tuple(x0.shape), int(seed)), sch)
     out = diffusion.sample(m, sch, x_t, int(seed), t_start=int(t0)) if t0 > 0 else x_t
@@ -413,10 +444,11 @@ def partial(ds: str, index: float, upload, t0: float, seed: float, cls: str | No
 
 @shared(RESULTS)
 def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | None = NONE, w: float = 1.0,
-                 ag: float | None = None):
-    """The same 4 x_T through Algorithm 2 (T steps) and DDIM (S steps, eta; autoguided by ag), each timed."""
+                 ag: float | None = None, chain_ag: float | None = None):
+    """The same 4 x_T through Algorithm 2 (T steps; autoguided by chain_ag) and DDIM (S steps, eta; autoguided by
+    ag), each timed."""
     m, sch = _eps(ds, cls, w, 4)
-    m_ddim = _autoguide(ds, cls, m, ag)
+    m_ddim, m = _autoguide(ds, cls, m, ag), _autoguide(ds, cls, m, chain_ag, "ddpm")
     x_T = diffusion.noise((4, 1, 28, 28), int(seed))
     t = time.perf_counter()
     a = diffusion.sample(m, sch, x_T, int(seed))
@@ -427,7 +459,7 @@ def ddpm_vs_ddim(ds: str, seed: float, S: float, eta: float = 0.0, cls: str | No
     md = (f"DDPM: **{sch.T} steps, {t_ddpm:.2f} s** · DDIM (η = {eta:g}): **{int(S)} steps, {t_ddim:.2f} s** "
           f"({t_ddpm / max(t_ddim, 1e-9):.0f}× faster), same x_T, same trained ε_θ, on this server's CPU. "
           "η = 0 is deterministic; η = 1 adds fresh noise each step like Algorithm 2 (with S = T it *is* Algorithm 2)."
-          + _autoguided(m_ddim))
+          + _autoguided(m, "Algorithm 2") + _autoguided(m_ddim, "DDIM"))
     name = _name(ds)
     if unconditional(cls) and (fids := sampler_fids(name, hub.read_json(name, "metrics.json"))):
         md += "  \n" + fids
@@ -483,20 +515,23 @@ AUTOGUIDANCE = ("**Autoguidance** (Karras et al. 2024): DDIM's deterministic ste
                 "(the FIDs below: plain DDIM, η = 0, well above the chains with fresh noise, which washes errors "
                 "out). A small U-Net trained briefly, ε_weak, makes the same kinds of errors, only more; stepping "
                 "away from it, as guidance steps away from the unconditional model, ε̃ = (1 + w) ε_θ − w ε_weak, "
-                "removes some of ε_θ's: no labels needed. w = 0: plain DDIM. Algorithm 2 (left) is never guided.")
+                "removes some of ε_θ's: no labels needed. w = 0: plain DDIM. Algorithm 2 (left) has its own w, at "
+                "the top: its fresh noise already washes out errors at the noisy steps, so it is guided only near "
+                "the end.")
 
 
 def dataset_controls(names: set, ds: str, w: float):
     """On page open (a link may name the dataset) and on a change of dataset: its class names in the picker, its
-    models' shipped w (unless the link names one) and autoguidance w."""
+    models' shipped w (unless the link names one) and autoguidance w (DDIM's, Algorithm 2's)."""
     return (gr.Dropdown(choices=class_choices(ds)), w if "w" in names else hub.REGISTRY[_name(ds, True)].guidance,
-            _ag(ds))
+            _ag(ds), _ag(ds, "ddpm"))
 
 
-def first_chain(names: set, ds: str, seed: float, cls: str | None, w: float, target: float, var: str):
+def first_chain(names: set, ds: str, seed: float, cls: str | None, w: float, target: float, var: str,
+                ag: float | None = None):
     """The chain on page open: x_T from the seed; run down to t when a lecture link names one (?tab=ddpm&t=500)."""
     view, c = reset(ds, seed, cls, w)
-    return jump(c, target, var, cls, w) if "t" in names and int(target) < c.t else (view, c)
+    return jump(c, target, var, cls, w, ag) if "t" in names and int(target) < c.t else (view, c)
 
 
 def _button(label: str, **kw) -> gr.Button:
@@ -514,6 +549,10 @@ def _controls(v: SimpleNamespace) -> None:
                             elem_id="ddpm-class", scale=2)
         v.w = gr.Slider(-1, 8, hub.REGISTRY[_name(DATASET, True)].guidance, step=0.05, elem_id="ddpm-w", scale=2,
                         label="guidance w (0: conditional, −1: unconditional)")
+        # Algorithm 2 without a class: the weak model's w (its interval is the shipped one); the page shows the
+        # picked dataset's, the API's default is the default dataset's (as for the other two w)
+        v.cag = gr.Slider(0, 2, _ag(DATASET, "ddpm"), step=0.1, elem_id="ddpm-cag", scale=2,
+                          label="Algorithm 2 autoguidance w (0: off, the lecture's)")
 
 
 def _reverse(v: SimpleNamespace) -> None:
@@ -604,25 +643,26 @@ def _samplers(v: SimpleNamespace) -> None:
 
 def _wire_chain(v: SimpleNamespace) -> None:
     """Every chain button first stops the animation in the page and reports the t on screen (STOP_JS)."""
-    out, guide = [v.view, v.chain], [v.cls, v.w]  # a class and w are read at every event: they may change
+    # a class, w and the autoguidance w are read at every event: they may change along the chain
+    out, guide = [v.view, v.chain], [v.cls, v.w, v.cag]
     stop = dict(fn=None, inputs=None, outputs=v.shown, js=STOP_JS, queue=False, api_name=False)
     play_ev = v.play.click(**stop).then(play, [v.chain, v.var, v.every, *guide, v.shown], out, api_name="ddpm_play",
                                         show_progress="hidden", trigger_mode="multiple", concurrency_limit=None,
                                         postprocess=False)  # the frames go out as they are: no thread hop each
     cut = dict(cancels=[play_ev], show_progress="hidden")  # any other chain event ends a Play stream
-    resets = dict(fn=reset, inputs=[v.ds, v.seed, *guide], outputs=out, **cut)
+    resets = dict(fn=reset, inputs=[v.ds, v.seed, v.cls, v.w], outputs=out, **cut)
     v.reset.click(**resets, api_name="ddpm_reset")
-    v.ds.input(lambda d: dataset_controls(set(), d, 0.0), v.ds, [v.cls, v.w, v.ag], api_name=False).then(
+    v.ds.input(lambda d: dataset_controls(set(), d, 0.0), v.ds, [v.cls, v.w, v.ag, v.cag], api_name=False).then(
         **resets, api_name=False)  # each model's own shipped weights
     v.seed.submit(**resets, api_name=False)
     for n, b in v.steps.items():
-        b.click(**stop, **cut).then(lambda st, var, c, g, sh=None, n=n: step_n(st, n, var, c, g, sh),
+        b.click(**stop, **cut).then(lambda st, var, c, g, a, sh=None, n=n: step_n(st, n, var, c, g, a, sh),
                                     [v.chain, v.var, *guide, v.shown], out, api_name=f"ddpm_step{n}", **cut, **HEAVY)
     v.pause.click(**stop, **cut).then(pause, [v.chain, v.shown], out, api_name=False, show_progress="hidden")
     v.jump.click(**stop, **cut).then(jump, [v.chain, v.target, v.var, *guide, v.shown], out, api_name="ddpm_jump",
                                      **cut, **HEAVY)
-    links.on_load("ddpm", dataset_controls, [v.ds, v.w], [v.cls, v.w, v.ag], with_names=True, api_name=False)
-    links.on_load("ddpm", first_chain, [v.ds, v.seed, v.cls, v.w, v.target, v.var], out, with_names=True,
+    links.on_load("ddpm", dataset_controls, [v.ds, v.w], [v.cls, v.w, v.ag, v.cag], with_names=True, api_name=False)
+    links.on_load("ddpm", first_chain, [v.ds, v.seed, v.cls, v.w, v.target, v.var, v.cag], out, with_names=True,
                   show_progress="hidden")
 
 
@@ -639,11 +679,11 @@ def _wire_views(v: SimpleNamespace) -> None:
     for n, b in ((1, v.q1), (10, v.q10)):
         b.click(lambda st, s, sd, n=n: q_steps(st, s, n, sd), [v.fwd_state, v.sch_name, v.eps_seed],
                 [v.xt_img, v.f_md, v.fwd_state, v.t], api_name=False)
-    v.p_go.click(partial, [v.ds, v.index, v.upload, v.t0, v.p_seed, *guide], v.partial, api_name="ddpm_partial",
-                 **HEAVY)
+    v.p_go.click(partial, [v.ds, v.index, v.upload, v.t0, v.p_seed, *guide, v.cag], v.partial,
+                 api_name="ddpm_partial", **HEAVY)
     v.r_go.click(guidance_row, [v.ds, v.cls, v.r_seed, v.r_S], v.row, api_name="ddpm_guided_sample", **HEAVY)
     ddim_in = [v.ds, v.c_seed, v.S, v.eta, *guide, v.ag]
-    v.c_go.click(ddpm_vs_ddim, ddim_in, v.compare, api_name="ddpm_sample", **HEAVY)
+    v.c_go.click(ddpm_vs_ddim, [*ddim_in, v.cag], v.compare, api_name="ddpm_sample", **HEAVY)
     v.g_go.click(samples, ddim_in, v.g_img, api_name="ddim_sample", **HEAVY)
     links.on_load("ddpm", forward, fwd_in, fwd_out, show_progress="hidden")
     # on page open the w slider may still hold the default dataset's w (dataset_controls runs beside): the shipped one

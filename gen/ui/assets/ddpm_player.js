@@ -10,10 +10,11 @@ const paint = (f) => {
     const img = element.querySelector(`img[data-k="${k}"]`);
     if (f[k]) img.src = f[k]; else img.removeAttribute('src');  // an empty box before the first step
   }
-  // classifier-free guidance: the equation with its three images, shown only for a guided chain
+  // guidance (classifier-free, or autoguidance): the equation with its three images, shown only for a guided chain
   element.querySelector('.cfg').style.display = f.eps_c ? '' : 'none';
   element.querySelector('.eps-fig').style.display = f.eps_c ? 'none' : '';
   if (f.eps_c) element.querySelector('img[data-k="eps_g"]').src = f.eps;
+  (f.labels || []).forEach((l, i) => { element.querySelector(`[data-l="${i}"]`).textContent = l; });
   element.querySelector('#ddpm-cfg').innerHTML = f.cfg || '';
   element.querySelector('#ddpm-t').textContent = f.t;
   element.querySelector('#ddpm-numbers').innerHTML = f.numbers;
