@@ -244,6 +244,14 @@ def toy_frames(o) -> int:
     return 1
 
 
+def play_args(ds: str) -> dict:
+    """A DDPM Play on dataset ds as the page sends it: its chain's shipped autoguidance w (Fashion-MNIST: guided
+    at the last steps, a weak U-Net pass more per step there)."""
+    from gen import sample
+    name = "ddpm-fashion" if ds == "Fashion-MNIST" else "ddpm-mnist"
+    return {"v": "beta", "every": EVERY, "ag": sample.shipped_guidance(name, "ddpm")[0]}
+
+
 def student(i: int, app: App, a, stats: Stats, out: dict, go: threading.Barrier) -> None:
     s = join_class(app, stats, go)
     if s is None:
@@ -251,12 +259,12 @@ def student(i: int, app: App, a, stats: Stats, out: dict, go: threading.Barrier)
     seed = LECTURER_SEED if i % 2 == 0 else 1000 + i
     t = time.perf_counter()
     try:
-        s.call("/ddpm_reset", {"ds": "MNIST", "seed": seed})
+        s.call("/ddpm_reset", {"ds": a.ds, "seed": seed})
         stats.add("/ddpm_reset", time.perf_counter() - t, None)
     except Exception as e:  # noqa: BLE001
         stats.add("/ddpm_reset", time.perf_counter() - t, f"{type(e).__name__}: {str(e)[:150]}")
         return
-    ddpm = threading.Thread(target=stream, args=(s, "/ddpm_play", {"v": "beta", "every": EVERY}, a.seconds, stats,
+    ddpm = threading.Thread(target=stream, args=(s, "/ddpm_play", play_args(a.ds), a.seconds, stats,
                                                  out, lambda o: len(o[0]["frames"]), seed))
     toy = threading.Thread(target=stream, args=(s, a.toy, {}, a.seconds, stats, out, toy_frames))
     ddpm.start(), toy.start()
@@ -424,6 +432,8 @@ def summary(name: str, xs: list[float], unit: str = "s") -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--students", type=int, default=40)
+    p.add_argument("--ds", default="MNIST", choices=["MNIST", "Fashion-MNIST"], help="the students' DDPM chain's "
+                   "dataset (the real --pages play the page's default)")
     p.add_argument("--sliders", type=int, default=10)
     p.add_argument("--seconds", type=float, default=30, help="how long each student stays on each Play")
     p.add_argument("--pages", type=int, default=3, help="real Chromium pages playing during the load (0: none)")
@@ -455,8 +465,8 @@ def run(a, url: str, pid: int | None) -> None:
     # warm up as one visitor: models loaded, one chain and one playground Play, as before a lecture
     app = App(url)
     warm = Session(app)
-    warm.call("/ddpm_reset", {"ds": "MNIST", "seed": LECTURER_SEED if a.lecturer_first else 1})
-    stream(warm, "/ddpm_play", {"v": "beta", "every": EVERY}, 60, Stats(), {}, lambda o: 1)
+    warm.call("/ddpm_reset", {"ds": a.ds, "seed": LECTURER_SEED if a.lecturer_first else 1})
+    stream(warm, "/ddpm_play", play_args(a.ds), 60, Stats(), {}, lambda o: 1)
     stream(warm, a.toy, {}, 5, Stats(), {}, lambda o: 1)
     if a.pages:  # the lecturer's browser opened the page before the class: a real page's first visit warms too
         with chromium_page(url) as p:

@@ -548,11 +548,11 @@ def _controls(v: SimpleNamespace) -> None:
         v.cls = gr.Dropdown(class_choices(DATASET), value=NONE, label="class y (classifier-free guidance)",
                             elem_id="ddpm-class", scale=2)
         v.w = gr.Slider(-1, 8, hub.REGISTRY[_name(DATASET, True)].guidance, step=0.05, elem_id="ddpm-w", scale=2,
-                        label="guidance w (0: conditional, −1: unconditional)")
+                        label="class guidance w (0: off, −1: p(x))")
         # Algorithm 2 without a class: the weak model's w (its interval is the shipped one); the page shows the
         # picked dataset's, the API's default is the default dataset's (as for the other two w)
         v.cag = gr.Slider(0, 2, _ag(DATASET, "ddpm"), step=0.1, elem_id="ddpm-cag", scale=2,
-                          label="Algorithm 2 autoguidance w (0: off, the lecture's)")
+                          label="Algorithm 2 autoguidance w (0: off)")
 
 
 def _reverse(v: SimpleNamespace) -> None:
