@@ -77,6 +77,20 @@ class _Deferred:
         return out
 
 
+def once_per_step(model: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """model, answering a repeated call on the same x_t and t from its last output: batched_steps runs each step's
+    noise predictor twice (to record its U-Net call, then with the output), and a second model inside it (the weak
+    one of autoguidance) need not run twice."""
+    last: dict = {}
+
+    def call(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        k = (x.data_ptr(), int(t.max()))
+        if last.get("k") != k:
+            last.update(k=k, out=model(x, t))
+        return last["out"]
+    return call
+
+
 def batched_steps(model: Callable[..., torch.Tensor], wrap: Callable, sch, x: torch.Tensor, seed: int, t_start: int,
                   var: str = "beta") -> Generator[Need | Any, torch.Tensor | None, None]:
     """diffusion.sample_steps for a film: Algorithm 2 from x at t_start, with the same noise z per (seed, t); before

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from gen.chain import Chain, Film, Films, Need, Shot, key, step_round
+from gen.chain import Chain, Film, Films, Need, Shot, key, once_per_step, step_round
 from gen.work import FairPool
 from tests.conftest import run_async
 
@@ -170,3 +170,14 @@ def test_pool_workers_run_below_the_servers_priority():
 
     FairPool(1, nice=5).submit(slices()).finished.wait(5)
     assert seen == [min(19, mine + 5)]
+
+
+def test_once_per_step_runs_a_model_once_for_the_two_calls_of_a_step():
+    calls = []
+    weak = once_per_step(lambda x, t: calls.append(int(t.max())) or x * 2)
+    x = torch.ones(1, 1, 2, 2)
+    a, b = weak(x, torch.tensor([250])), weak(x, torch.tensor([250]))  # batched_steps' record pass, then the real one
+    assert torch.equal(a, b) and calls == [250]
+    weak(x, torch.tensor([249]))  # the next step
+    weak(x + 1, torch.tensor([249]))  # another x_t
+    assert calls == [250, 249, 249]

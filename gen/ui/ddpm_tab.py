@@ -15,7 +15,7 @@ import torch
 
 from gen import data, diffusion, hub
 from gen.cache import shared
-from gen.chain import Chain, Film, Films, Need, Shot, batched_steps, key
+from gen.chain import Chain, Film, Films, Need, Shot, batched_steps, key, once_per_step
 from gen.images import data_url, grid, pixel_diversity, preprocess, to_float, to_uint8
 from gen.sample import autoguiding, shipped_guidance
 from gen.ui import charts, links
@@ -302,6 +302,8 @@ def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: floa
         def wrap(inner):  # the engine's stand-in for the U-Net, inside the guidance if any (a weak model runs as is)
             if guided:
                 m.model = inner
+                if isinstance(m, diffusion.AutoGuidance):
+                    m.weak = once_per_step(m.weak)
                 return m
             return inner
         steps = batched_steps(base, wrap, sch, c.x, c.seed, c.t, var)
