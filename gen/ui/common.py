@@ -163,10 +163,15 @@ def model(name: str) -> torch.nn.Module:
         raise gr.Error(str(e), duration=None, print_exception=False) from e
 
 
+def _chain(sampler: str) -> str:
+    """metrics.json's sampler without its precision: "ddim-50, bf16" -> "ddim-50"."""
+    return ", ".join(p for p in sampler.split(", ") if p != "bf16")
+
+
 def sampler_words(sampler: str) -> str:
     """metrics.json's sampler ("ddpm", "ddim-50, bf16", "ddim-200, eta 1", "ddim-50, autoguidance w 0.5") in the
     lecture's words."""
-    head, *rest = [p for p in sampler.split(", ") if p != "bf16"]  # bf16 changes no figure that matters here
+    head, *rest = _chain(sampler).split(", ")  # bf16 changes no figure that matters here
     if head.startswith("ddpm"):
         head = "Algorithm 2 (all T steps)"
     elif not any(p.startswith("eta") for p in rest):
@@ -179,7 +184,7 @@ def chains(m: dict) -> dict[str, dict]:
     under bf16 and in float32 too is kept once, as float32 (the precision every CPU samples in)."""
     out: dict[str, dict] = {}
     for r in [m, *m.get("samplers", [])]:
-        k = ", ".join(p for p in r["sampler"].split(", ") if p != "bf16")
+        k = _chain(r["sampler"])
         if k not in out or "bf16" in out[k]["sampler"]:
             out[k] = r
     return out
