@@ -86,6 +86,9 @@ class Session:
         self.app, self.hash = app, uuid.uuid4().hex[:12]
         self.http = httpx.Client(base_url=app.url, timeout=httpx.Timeout(120, read=None))
         self.queues: dict[str, queue.Queue] = {}
+        # messages for an event whose join has not returned yet: the stream can run ahead of the POST's reply
+        # (as Gradio's JS client does, they wait for their event rather than being dropped)
+        self.early: dict[str, list[dict]] = {}
         self.cv = threading.Condition()
         self.closed = False
         threading.Thread(target=self._read, daemon=True).start()
@@ -110,7 +113,10 @@ class Session:
         r.raise_for_status()
         eid, q = r.json()["event_id"], queue.Queue()
         with self.cv:
-            self.queues[eid] = q
+            for m in self.early.pop(eid, []):
+                q.put(m)
+            if not (q.qsize() and q.queue[-1]["msg"] == "process_completed"):
+                self.queues[eid] = q
             self.cv.notify()
         return eid, q
 
@@ -155,9 +161,12 @@ class Session:
                         if m.get("msg") == "close_stream":
                             break
                         with self.cv:
-                            q = self.queues.get(m.get("event_id"))
-                            if m.get("msg") == "process_completed":
-                                self.queues.pop(m.get("event_id"), None)
+                            eid = m.get("event_id")
+                            q = self.queues.get(eid)
+                            if q is None and eid is not None:
+                                self.early.setdefault(eid, []).append(m)
+                            elif m.get("msg") == "process_completed":
+                                self.queues.pop(eid, None)
                         if q is not None:
                             q.put(m)
             except httpx.HTTPError:

@@ -4,9 +4,9 @@ Algorithm 2 is deterministic given (model, x_t, t, the seed of each step's z, si
 the lecturer's seed ask for the same 1,000 steps. A `Film` is the frames of one such chain, computed ahead as fast
 as the CPU allows and read by every player watching it: cost grows with distinct chains, not with viewers, and
 the browser paces the animation. All running films are stepped together by one `gen.work.FairPool` job: before each
-step a film yields the U-Net call it needs (a `Need`), and the calls of all films of one model run as one batch
-(on a CPU a batch of 20 costs a fraction of 20 calls of one). A film nobody watches any more stops; a finished one
-is kept (bounded in bytes) for the next viewer. No Gradio here.
+step a film yields the U-Net calls it needs (a `Need` each: eps_theta, and autoguidance's eps_weak), and in each round
+the calls of all films of one model run as one batch (on a CPU a batch of 20 costs a fraction of 20 calls of one).
+A film nobody watches any more stops; a finished one is kept (bounded in bytes) for the next viewer. No Gradio here.
 """
 from __future__ import annotations
 
@@ -77,32 +77,25 @@ class _Deferred:
         return out
 
 
-def once_per_step(model: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    """model, answering a repeated call on the same x_t and t from its last output: batched_steps runs each step's
-    noise predictor twice (to record its U-Net call, then with the output), and a second model inside it (the weak
-    one of autoguidance) need not run twice."""
-    last: dict = {}
-
-    def call(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        k = (x.data_ptr(), int(t.max()))
-        if last.get("k") != k:
-            last.update(k=k, out=model(x, t))
-        return last["out"]
-    return call
-
-
-def batched_steps(model: Callable[..., torch.Tensor], wrap: Callable, sch, x: torch.Tensor, seed: int, t_start: int,
+def batched_steps(wrap: Callable, sch, x: torch.Tensor, seed: int, t_start: int,
                   var: str = "beta") -> Generator[Need | Any, torch.Tensor | None, None]:
     """diffusion.sample_steps for a film: Algorithm 2 from x at t_start, with the same noise z per (seed, t); before
-    each step it yields the U-Net call it needs (a Need) and is sent the output, then yields the Step. `wrap` turns
-    the noise predictor into the one the step uses (the identity, or classifier-free guidance)."""
+    each step it yields each model call the step needs (a Need: the U-Net, and autoguidance's weak one where it
+    guides) and is sent its output, then yields the Step. `wrap(defer)` builds the step's noise predictor with
+    `defer(model)` in place of each model whose calls the engine batches (the U-Net alone, or inside guidance)."""
     from gen import diffusion
-    inner = _Deferred(model)
-    eps = wrap(inner)
+    deferred: list[_Deferred] = []
+
+    def defer(model: Callable[..., torch.Tensor]) -> _Deferred:
+        deferred.append(_Deferred(model))
+        return deferred[-1]
+    eps = wrap(defer)
     for t in range(t_start, 0, -1):
         z = diffusion.noise(tuple(x.shape), seed, t).to(x)
-        diffusion.p_sample(eps, x, t, sch, z, var)  # records the call (its result is discarded)
-        inner.out = yield inner.need
+        diffusion.p_sample(eps, x, t, sch, z, var)  # records the calls (its result is discarded)
+        for d in deferred:
+            if d.need is not None:  # one engine round per model: each model's calls of all films run as one batch
+                d.out, d.need = (yield d.need), None
         step = diffusion.p_sample(eps, x, t, sch, z, var)
         yield step
         x = step.prev_sample

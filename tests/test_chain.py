@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from gen.chain import Chain, Film, Films, Need, Shot, key, once_per_step, step_round
+from gen.chain import Chain, Film, Films, Need, Shot, batched_steps, key, step_round
 from gen.work import FairPool
 from tests.conftest import run_async
 
@@ -172,12 +172,43 @@ def test_pool_workers_run_below_the_servers_priority():
     assert seen == [min(19, mine + 5)]
 
 
-def test_once_per_step_runs_a_model_once_for_the_two_calls_of_a_step():
-    calls = []
-    weak = once_per_step(lambda x, t: calls.append(int(t.max())) or x * 2)
-    x = torch.ones(1, 1, 2, 2)
-    a, b = weak(x, torch.tensor([250])), weak(x, torch.tensor([250]))  # batched_steps' record pass, then the real one
-    assert torch.equal(a, b) and calls == [250]
-    weak(x, torch.tensor([249]))  # the next step
-    weak(x + 1, torch.tensor([249]))  # another x_t
-    assert calls == [250, 249, 249]
+def test_autoguided_films_batch_the_weak_model_too_and_step_as_algorithm_2():
+    """Two autoguided films, guided while t <= 3: each model's calls of a round run as one batch (the weak one
+    included, once per guided step), and each film's steps equal diffusion.sample_steps of the same guided eps."""
+    from gen import diffusion
+    sch, calls = diffusion.make_schedule("linear", 6), []
+
+    def net(name, scale):
+        def f(x, t):
+            calls.append((name, len(x), int(t.max())))
+            return scale * x
+        return f
+    good, weak = net("good", 0.3), net("weak", 0.5)
+
+    def shots(x, seed):
+        def film(_):
+            ag = diffusion.AutoGuidance(good, weak, 0.7, t_max=3)
+
+            def wrap(defer):
+                ag.model, ag.weak = defer(ag.model), defer(ag.weak)
+                return ag
+            steps, sent = batched_steps(wrap, sch, x, seed, 6), None
+            for _ in range(6 + 6 + 3):  # each step's Need of eps_theta, its weak one's where guided, then the Step
+                s = steps.send(sent)
+                sent = (yield s) if isinstance(s, Need) else (yield Shot(s.t - 1, s.prev_sample, 0, {}))
+        return film
+
+    x_T = [diffusion.noise((1, 1, 2, 2), k) for k in (0, 1)]
+    films = [Film(k, chain(k)) for k in (0, 1)]
+    for f, x, k in zip(films, x_T, (0, 1)):
+        f._shots = shots(x, k)(f)
+    while not all(f.ended.is_set() for f in films):
+        step_round(films, batch=64)
+    assert all(f.done for f in films)
+    assert [c for c in calls if c[0] == "weak"] == [("weak", 2, t) for t in (3, 2, 1)]  # batched, guided steps only
+    assert [c for c in calls if c[0] == "good"] == [("good", 2, t) for t in range(6, 0, -1)]
+    for f, x, k in zip(films, x_T, (0, 1)):
+        ref = [s.prev_sample for s in diffusion.sample_steps(diffusion.AutoGuidance(good, weak, 0.7, t_max=3), sch, x,
+                                                             k, t_start=6)]
+        assert len(f.shots) == 6 and all(torch.allclose(a.x, b) for a, b in zip(f.shots, ref))
+

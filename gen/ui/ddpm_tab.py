@@ -15,7 +15,7 @@ import torch
 
 from gen import data, diffusion, hub
 from gen.cache import shared
-from gen.chain import Chain, Film, Films, Need, Shot, batched_steps, key, once_per_step
+from gen.chain import Chain, Film, Films, Need, Shot, batched_steps, key
 from gen.images import data_url, grid, pixel_diversity, preprocess, to_float, to_uint8
 from gen.sample import autoguiding, shipped_guidance
 from gen.ui import charts, links
@@ -296,17 +296,15 @@ def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: floa
     m, sch = _eps(c.ds, cls, w, 1)
     m = _autoguide(c.ds, cls, m, ag, "ddpm")
     if batched:
-        guided = isinstance(m, (diffusion.Guidance, diffusion.AutoGuidance))
-        base = m.model if guided else m
-
-        def wrap(inner):  # the engine's stand-in for the U-Net, inside the guidance if any (a weak model runs as is)
-            if guided:
-                m.model = inner
-                if isinstance(m, diffusion.AutoGuidance):
-                    m.weak = once_per_step(m.weak)
-                return m
-            return inner
-        steps = batched_steps(base, wrap, sch, c.x, c.seed, c.t, var)
+        def wrap(defer):  # the engine's stand-ins for the U-Nets: inside the guidance if any, the weak one's too
+            if isinstance(m, diffusion.Guidance):
+                m.model = defer(m.model)
+            elif isinstance(m, diffusion.AutoGuidance):
+                m.model, m.weak = defer(m.model), defer(m.weak)
+            else:
+                return defer(m)
+            return m
+        steps = batched_steps(wrap, sch, c.x, c.seed, c.t, var)
     else:
         steps = diffusion.sample_steps(m, sch, c.x, c.seed, t_start=c.t, var=var)
     changed, sent = False, None
