@@ -33,6 +33,18 @@ def median_ms(fn: Callable[[], object], n: int, warmup: int = 3) -> float:
 
 
 @torch.no_grad()
+def film_round_ms(n: int, t: int) -> float:
+    """One round of the film engine over n films of distinct seeds at step t of ddpm-fashion's shipped chain."""
+    from gen.chain import Chain, Film, step_round
+    from gen.ui import ddpm_tab
+    films = []
+    for k in range(n):
+        c = Chain("Fashion-MNIST", 1000 + k, t, diffusion.noise((1, 1, 28, 28), k))
+        films.append(f := Film(k, c))
+        f._shots = ddpm_tab._film_shots(c, "beta", 1, "none", 1.0, None, f)
+    return median_ms(lambda: step_round(films, 64), 30, 5)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--threads", type=int, default=2)
@@ -90,6 +102,11 @@ def main() -> None:
           f"{median_ms(lambda: diffusion.p_sample(ag, x, 500, sch, zeros), 200):8.2f} ms  (target <= 10)")
     print(f"autoguided DDIM 50 steps, 16 images: "
           f"{median_ms(lambda: diffusion.ddim_sample(ag, sch, x16, 50), 5, 1) / 1000:7.2f} s   (target <= 3)")
+    # the film engine (gen.chain) stepping a class's Plays of distinct chains: every film one step per round, each
+    # model's calls of the round as one batch (in the guided steps: eps_theta's, then the weak U-Net's)
+    for t0 in (600, 250):
+        print(f"film engine, 20 Fashion films at t {t0}: {film_round_ms(20, t0):8.2f} ms per round"
+              + ("  (autoguided: + the weak U-Net)" if t0 <= 250 else ""))
     # gen.sample / gen.evaluate: a batch of 1000 through the U-Net at once, or in cache-sized chunks
     UNet.bf16_sampling = False  # here eps_in_chunks' own bf16 flag is what is compared
     x1k, t1k = diffusion.noise((1000, 1, 28, 28), 0), torch.full((1000,), 500)

@@ -78,11 +78,11 @@ class _Deferred:
 
 
 def batched_steps(wrap: Callable, sch, x: torch.Tensor, seed: int, t_start: int,
-                  var: str = "beta") -> Generator[Need | Any, torch.Tensor | None, None]:
+                  var: str = "beta") -> Generator[list[Need] | Any, list[torch.Tensor] | None, None]:
     """diffusion.sample_steps for a film: Algorithm 2 from x at t_start, with the same noise z per (seed, t); before
-    each step it yields each model call the step needs (a Need: the U-Net, and autoguidance's weak one where it
-    guides) and is sent its output, then yields the Step. `wrap(defer)` builds the step's noise predictor with
-    `defer(model)` in place of each model whose calls the engine batches (the U-Net alone, or inside guidance)."""
+    each step it yields the model calls the step needs (a list of Needs: the U-Net's, and autoguidance's weak one's
+    where it guides) and is sent their outputs, then yields the Step. `wrap(defer)` builds the step's noise predictor
+    with `defer(model)` in place of each model whose calls the engine batches (the U-Net alone, or inside guidance)."""
     from gen import diffusion
     deferred: list[_Deferred] = []
 
@@ -93,9 +93,10 @@ def batched_steps(wrap: Callable, sch, x: torch.Tensor, seed: int, t_start: int,
     for t in range(t_start, 0, -1):
         z = diffusion.noise(tuple(x.shape), seed, t).to(x)
         diffusion.p_sample(eps, x, t, sch, z, var)  # records the calls (its result is discarded)
-        for d in deferred:
-            if d.need is not None:  # one engine round per model: each model's calls of all films run as one batch
-                d.out, d.need = (yield d.need), None
+        calls = [d for d in deferred if d.need is not None]
+        outs = yield [d.need for d in calls]  # one engine round: each model's calls of all films as one batch
+        for d, out in zip(calls, outs):
+            d.out, d.need = out, None
         step = diffusion.p_sample(eps, x, t, sch, z, var)
         yield step
         x = step.prev_sample
@@ -116,7 +117,7 @@ class Film:
         self.error: BaseException | None = None
         self.cancelled = False
         self._shots: Generator | None = None
-        self._sent: torch.Tensor | None = None  # the U-Net output for its pending Need
+        self._sent: torch.Tensor | list | None = None  # the output(s) for its pending Need(s)
         self.id = 0  # its number in the engine's process
 
     @property
@@ -166,8 +167,8 @@ class Films:
 
     def watch(self, key: Hashable, start: Chain, shots: Callable[[Film], Iterator[Shot | Need]]) -> Film:
         """The film for `key`: a finished or running one, else a new one whose `shots(film)` the engine steps (a
-        generator of Shots that may yield a Need before each step and is sent its output). Each watch must be
-        matched by one leave()."""
+        generator of Shots that may yield a Need, or a list of Needs, before each step and is sent the output(s)). Each
+        watch must be matched by one leave()."""
         with self._lock:
             self._collect()
             film = self._kept.peek(key)
@@ -345,20 +346,26 @@ def step_round(films: list[Film], batch: int) -> int:
         if f.credit >= 1:
             f.credit -= 1
             chosen.append(f)
-    needs = {f: n for f in chosen if (n := _advance(f)) is not None}
-    by_model: dict[int, list[Film]] = {}
-    for f, n in needs.items():
-        by_model.setdefault(id(n.model), []).append(f)
-    return sum(_run([needs[f] for f in group], group, batch) for group in by_model.values())
+    asked = {f: n for f in chosen if (n := _advance(f)) is not None}
+    needs = {f: [n] if isinstance(n, Need) else n for f, n in asked.items()}
+    outs: dict[Film, list] = {f: [None] * len(ns) for f, ns in needs.items()}
+    by_model: dict[int, list[tuple[Film, int]]] = {}
+    for f, ns in needs.items():
+        for i, n in enumerate(ns):
+            by_model.setdefault(id(n.model), []).append((f, i))
+    calls = sum(_run([needs[f][i] for f, i in group], group, outs, batch) for group in by_model.values())
+    for f, o in outs.items():
+        f._sent = o[0] if isinstance(asked[f], Need) else o
+    return calls
 
 
-def _advance(film: Film) -> Need | None:
-    """Run a film's generator to its next Need (None: it ended), appending its shots."""
+def _advance(film: Film) -> Need | list[Need] | None:
+    """Run a film's generator to its next Need(s) (None: it ended), appending its shots."""
     try:
         while True:
             item = film._shots.send(film._sent)
             film._sent = None
-            if isinstance(item, Need):
+            if isinstance(item, (Need, list)):
                 return item
             if item is not None:
                 film.shots.append(item)
@@ -371,8 +378,8 @@ def _advance(film: Film) -> Need | None:
 
 
 @torch.no_grad()
-def _run(needs: list[Need], films: list[Film], batch: int) -> int:
-    """One model's calls of a round as batches of at most `batch` rows; each film is sent its rows."""
+def _run(needs: list[Need], where: list[tuple[Film, int]], outs: dict[Film, list], batch: int) -> int:
+    """One model's calls of a round as batches of at most `batch` rows; each film's rows go to outs[film][i]."""
     model = needs[0].model
     x, t = torch.cat([n.x for n in needs]), torch.cat([n.t for n in needs])
     y = torch.cat([n.y for n in needs]) if needs[0].y is not None else None
@@ -380,12 +387,12 @@ def _run(needs: list[Need], films: list[Film], batch: int) -> int:
         out = torch.cat([model(x[i:i + batch], t[i:i + batch], *(() if y is None else (y[i:i + batch],)))
                          for i in range(0, len(x), batch)])
     except Exception as e:  # noqa: BLE001 - these films fail (their players say why); the others go on
-        for f in films:
+        for f, _ in where:
             f._end(e)
         return 0
-    i = 0
-    for n, f in zip(needs, films):
-        f._sent, i = out[i:i + len(n.x)], i + len(n.x)
+    k = 0
+    for n, (f, i) in zip(needs, where):
+        outs[f][i], k = out[k:k + len(n.x)], k + len(n.x)
     return -(-len(x) // batch)
 
 

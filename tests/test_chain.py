@@ -173,8 +173,8 @@ def test_pool_workers_run_below_the_servers_priority():
 
 
 def test_autoguided_films_batch_the_weak_model_too_and_step_as_algorithm_2():
-    """Two autoguided films, guided while t <= 3: each model's calls of a round run as one batch (the weak one
-    included, once per guided step), and each film's steps equal diffusion.sample_steps of the same guided eps."""
+    """Two autoguided films, guided while t <= 3: a guided step is one engine round, in which each model's calls
+    run as one batch (the weak one's too, once per step), and each film's steps equal diffusion.sample_steps."""
     from gen import diffusion
     sch, calls = diffusion.make_schedule("linear", 6), []
 
@@ -193,18 +193,19 @@ def test_autoguided_films_batch_the_weak_model_too_and_step_as_algorithm_2():
                 ag.model, ag.weak = defer(ag.model), defer(ag.weak)
                 return ag
             steps, sent = batched_steps(wrap, sch, x, seed, 6), None
-            for _ in range(6 + 6 + 3):  # each step's Need of eps_theta, its weak one's where guided, then the Step
+            for _ in range(6 + 6):  # each step's Needs (eps_theta's, and eps_weak's where guided), then the Step
                 s = steps.send(sent)
-                sent = (yield s) if isinstance(s, Need) else (yield Shot(s.t - 1, s.prev_sample, 0, {}))
+                sent = (yield s) if isinstance(s, list) else (yield Shot(s.t - 1, s.prev_sample, 0, {}))
         return film
 
     x_T = [diffusion.noise((1, 1, 2, 2), k) for k in (0, 1)]
     films = [Film(k, chain(k)) for k in (0, 1)]
     for f, x, k in zip(films, x_T, (0, 1)):
         f._shots = shots(x, k)(f)
+    rounds = 0
     while not all(f.ended.is_set() for f in films):
-        step_round(films, batch=64)
-    assert all(f.done for f in films)
+        rounds += step_round(films, batch=64) > 0
+    assert all(f.done for f in films) and rounds == 6
     assert [c for c in calls if c[0] == "weak"] == [("weak", 2, t) for t in (3, 2, 1)]  # batched, guided steps only
     assert [c for c in calls if c[0] == "good"] == [("good", 2, t) for t in range(6, 0, -1)]
     for f, x, k in zip(films, x_T, (0, 1)):

@@ -287,12 +287,12 @@ def reset(ds: str, seed: float, cls: str | None = NONE, w: float = 1.0):
 
 
 def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: float, ag: float | None, stop: int = 0,
-           batched: bool = False) -> Generator[Shot | Need, torch.Tensor | None, None]:
+           batched: bool = False) -> Generator[Shot | list[Need], list | None, None]:
     """Algorithm 2 from the chain's x_t down to t = stop (toward class `cls` with guidance w, if any; else autoguided
     with weight ag where the model has a weak one): a Shot every
     `every` steps and at `stop`. `strip` is extended with x_t every FILM_EVERY steps; a shot's view carries the
-    filmstrip when it changed since the previous shot. `batched` (a film): each step's U-Net call is yielded as a
-    Need for the film engine, which sends its output back (gen.chain.batched_steps)."""
+    filmstrip when it changed since the previous shot. `batched` (a film): each step's U-Net calls are yielded as
+    Needs for the film engine, which sends their outputs back (gen.chain.batched_steps)."""
     m, sch = _eps(c.ds, cls, w, 1)
     m = _autoguide(c.ds, cls, m, ag, "ddpm")
     if batched:
@@ -314,7 +314,7 @@ def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: floa
         except StopIteration:
             return
         sent = None
-        if isinstance(step, Need):
+        if isinstance(step, (Need, list)):  # the model calls of a film's step, for the engine
             sent = yield step
             continue
         t = step.t - 1
@@ -330,7 +330,8 @@ def _shots(c: Chain, strip: list, var: str, every: int, cls: str | None, w: floa
             return
 
 
-def _film_shots(c: Chain, var: str, every: int, cls: str | None, w: float, ag: float, film) -> Iterator[Shot | Need]:
+def _film_shots(c: Chain, var: str, every: int, cls: str | None, w: float, ag: float | None,
+                film) -> Iterator[Shot | list[Need]]:
     """A Play's film, as the film engine steps it (picklable with functools.partial: it runs in the engine's
     process)."""
     return _shots(c, film.strip, var, every, cls, w, ag, batched=True)
