@@ -87,7 +87,7 @@ class Session:
         self.http = httpx.Client(base_url=app.url, timeout=httpx.Timeout(120, read=None))
         self.queues: dict[str, queue.Queue] = {}
         # messages for an event whose join has not returned yet: the stream can run ahead of the POST's reply
-        # (as Gradio's JS client does, they wait for their event rather than being dropped)
+        # (as in gradio_client's pending_messages_per_event, they wait for their event rather than being dropped)
         self.early: dict[str, list[dict]] = {}
         self.cv = threading.Condition()
         self.closed = False
