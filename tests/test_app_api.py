@@ -148,8 +148,8 @@ def test_fashion_algorithm_2_is_autoguided_at_low_t_only_and_off_at_w_0(client):
     assert theta.shape == weak.shape == mix.shape == (28, 28) and np.abs(theta - weak).mean() > 0
     f = client.predict("beta", "none", 1.0, 0.0, api_name="/ddpm_step1")["frames"][-1]  # w = 0: plain Algorithm 2
     assert f["eps_c"] is None and f["cfg"] == "" and "· ε_θ) + σ_t z" in f["numbers"]
-    # Play from here (the film engine batches eps_theta and eps_weak across films, each in its own round) gives what
-    # Jump gives from the same x_t
+    # Play from here (the film engine batches eps_theta and eps_weak across films, both in the step's one round) gives
+    # what Jump gives from the same x_t
     frames = [f for c in client.submit("beta", 25, "none", 1.0, w, api_name="/ddpm_play") for f in c["frames"]]
     assert frames[-1]["t"] == 0 and all(f["eps_u"] for f in frames)
     client.predict("Fashion-MNIST", 5, api_name="/ddpm_reset")
