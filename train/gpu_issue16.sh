@@ -10,8 +10,10 @@
 #                             (gen.evaluate --heldout: more training lowers train L_simple and raises test), so its
 #                             wider U-Net trains with dropout 0.1 from the start, as Ho et al. did on CIFAR-10 (added
 #                             to the shipped weights late, dropout made it worse: the card's last row)
-# then measure each with gen.evaluate (5,000 samples; DDPMs with DDIM-50, the app's sampler) into two staging
-# folders (ck: from scratch, ck-cont: continued), and pack them into $OUT in pieces under 16 MiB. Unpack here with:
+# then measure each with gen.evaluate (5,000 samples; DDPMs with DDIM-50 unguided and autoguided by the shipped weak
+# U-Net, the app's sampler) into two staging folders (ck: from scratch, ck-cont: continued), and pack them into $OUT
+# in pieces under 16 MiB. Beside the training, the shipped models are measured again with the app's samplers
+# (logs/recheck-*.log): issue 16's figures, on other hardware. Unpack here with:
 # cat $OUT/ck.tgz.* | tar xz -C /tmp, and compare the cards with checkpoints/ before copying a model over.
 # Try it on CPU first (a few steps of everything):
 #   mkdir -p /tmp/o && OUT=/tmp/o SMOKE=1 DATA=/tmp/tiny bash train/gpu_issue16.sh   (DATA: small .npz files)
@@ -20,12 +22,14 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:?set OUT}
 CK=${CK:-/tmp/issue16/ck}; CONT=${CK}-cont; RUNS=${RUNS:-/tmp/issue16/runs}
 mkdir -p "$CK" "$CONT" "$RUNS/logs"
-for d in "$CK" "$CONT"; do cp -r checkpoints/classifier-mnist checkpoints/classifier-fashion "$d/"; done  # FID
+for d in "$CK" "$CONT"; do  # FID's classifiers, and the weak U-Nets that autoguide the app's sampler
+  cp -r checkpoints/classifier-{mnist,fashion} checkpoints/ddpm-{mnist,fashion}-weak "$d/"; done
 export OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
-if [ "${SMOKE:-0}" = 1 ]; then MIN=0.3; STEPS=30; N=100; EPOCHS=1; else MIN=${MIN:-6}; STEPS=400000; N=5000; EPOCHS=2000; fi
+if [ "${SMOKE:-0}" = 1 ]; then MIN=0.3; STEPS=30; N=100; EPOCHS=1; EVAL=900; else
+  MIN=${MIN:-6}; STEPS=400000; N=5000; EPOCHS=2000; EVAL=150; fi  # EVAL: seconds an evaluation may take on the GPU
 nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null || echo "no GPU: CPU"
 npz() { echo "${DATA:-data}/$([ "$1" = fashion ] && echo fashion_mnist || echo mnist).npz"; }
-run() { local name=$1; shift; python "$@" >"$RUNS/logs/$name.log" 2>&1 || echo "FAILED: $name (see $RUNS/logs/$name.log)"; }
+run() { local name=$1; shift; timeout "${LIMIT:-100000}" python "$@" >"$RUNS/logs/$name.log" 2>&1 || echo "FAILED: $name (see $RUNS/logs/$name.log)"; }
 
 # GANs: the recipe for 5/6 of the time, then (from its EMA G, Adam restarted) a quarter of the learning rates. On
 # this CPU (gan-mnist, 285 + 5 epochs) spectral normalisation in D took FID from 14.5 (BatchNorm in D) to 8.8, the
@@ -39,6 +43,17 @@ gan() {
     --max-minutes "$(awk "BEGIN{print $MIN/6}")" --run-dir "$RUNS/gan-$ds-drop" --out "$CK/gan-$ds"
 }
 
+recheck() {  # the shipped models, as the app samples them (DDPMs: DDIM-50 and Algorithm 2, shipped guidance)
+  for ds in mnist fashion; do
+    LIMIT=$((${MIN%.*} * 60 + EVAL)) run recheck-gan-$ds -m gen.evaluate --model gan-$ds --n $N --data "$(npz $ds)" &
+    for s in ddim ddpm; do
+      LIMIT=$((${MIN%.*} * 60 + EVAL)) run recheck-ddpm-$ds-$s -m gen.evaluate --model ddpm-$ds --sampler $s --n $N \
+        --data "$(npz $ds)" &
+    done
+  done
+  wait
+}
+recheck &
 for ds in mnist fashion; do
   gan $ds &
   run ddpm-$ds train/ddpm.py --dataset $ds --data "$(npz $ds)" --ch 48 --steps $STEPS --batch 256 --lr 4e-4 \
@@ -51,17 +66,21 @@ done
 wait
 echo "training done at $(date +%T)"
 
+export LIMIT=$EVAL  # an evaluation that runs long must not cost the checkpoints
 for ds in mnist fashion; do
   GENLAB_CHECKPOINTS=$CK run eval-gan-$ds -m gen.evaluate --model gan-$ds --n $N --data "$(npz $ds)" --write &
   for d in "$CK" "$CONT"; do  # DDIM-50, eta 0: the app's sampler
     GENLAB_CHECKPOINTS=$d run eval-ddpm-$ds-$(basename "$d") -m gen.evaluate --model ddpm-$ds --n $N \
-      --data "$(npz $ds)" --sampler ddim --steps 50 --eta 0 --bf16 --write &
+      --data "$(npz $ds)" --sampler ddim --steps 50 --eta 0 --write &
+    GENLAB_CHECKPOINTS=$d run eval0-ddpm-$ds-$(basename "$d") -m gen.evaluate --model ddpm-$ds --n $N \
+      --data "$(npz $ds)" --sampler ddim --steps 50 --eta 0 --guidance 0 &
     GENLAB_CHECKPOINTS=$d run heldout-ddpm-$ds-$(basename "$d") -m gen.evaluate --model ddpm-$ds --heldout \
       --n "$([ "${SMOKE:-0}" = 1 ] && echo 50 || echo 4000)" --data "$(npz $ds)" &
   done
 done
 wait
 for f in "$CK"/*/metrics.json "$CONT"/*/metrics.json; do echo "$f: $(tr -d '\n ' <"$f" | grep -o '"fid":[0-9.]*')"; done
+for f in "$RUNS"/logs/{eval0,recheck}-*.log; do echo "$(basename "$f" .log): $(tr -d '\n ' <"$f" | grep -oE '"(fid|fid_real_vs_real|min_class_fraction)":[0-9.]*' | tr '\n' ' ')"; done
 for f in "$RUNS"/logs/heldout-*.log; do echo "$(basename "$f" .log): $(tr -d '\n ' <"$f" | grep -o '"loss_simple.*')"; done
 tar czf - -C "$(dirname "$CK")" "$(basename "$CK")" "$(basename "$CONT")" -C "$RUNS" logs | split -b 15M - "$OUT/ck.tgz."
 ls -la "$OUT"
