@@ -15,6 +15,12 @@
 # in pieces under 16 MiB. Beside the training, the shipped models are measured again with the app's samplers
 # (logs/recheck-*.log): issue 16's figures, on other hardware. Unpack here with:
 # cat $OUT/ck.tgz.* | tar xz -C /tmp, and compare the cards with checkpoints/ before copying a model over.
+# Run once on a lent H200 (2026-12-04, torch 2.11, MIN=5: 7.4 min in all). With 12 processes sharing the GPU and 16
+# cores, each DDPM trained at only 8.6-10.7 steps/s (3,200 steps in 5 min) and each GAN at about 40 it/s: the ch-48
+# U-Nets from scratch reached DDIM-50 FID 45.6 / 43.4 (unguided), the continued ch-32 ones 7.7 / 10.0 (shipped: 8.1 /
+# 10.0) and, autoguided, 5.5 / 2.21 (shipped: 5.7 / 2.22), the GANs 19.0 / 16.7 (shipped: 8.8 / 6.6): none shipped.
+# The recheck reproduced every shipped figure within 0.04 (gan 8.77 / 6.56, DDIM-50 5.69 / 2.22, Algorithm 2 4.87 /
+# 1.83). Fewer processes (or CUDA graphs) would use the GPU better: not measured.
 # Try it on CPU first (a few steps of everything):
 #   mkdir -p /tmp/o && OUT=/tmp/o SMOKE=1 DATA=/tmp/tiny bash train/gpu_issue16.sh   (DATA: small .npz files)
 set -u
