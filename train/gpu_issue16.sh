@@ -50,11 +50,11 @@ gan() {
 }
 
 recheck() {  # the shipped models, as the app samples them (DDPMs: DDIM-50 and Algorithm 2, shipped guidance)
+  local LIMIT=$((${MIN%.*} * 60 + EVAL))  # beside the training, so they may take its time too
   for ds in mnist fashion; do
-    LIMIT=$((${MIN%.*} * 60 + EVAL)) run recheck-gan-$ds -m gen.evaluate --model gan-$ds --n $N --data "$(npz $ds)" &
+    run recheck-gan-$ds -m gen.evaluate --model gan-$ds --n $N --data "$(npz $ds)" &
     for s in ddim ddpm; do
-      LIMIT=$((${MIN%.*} * 60 + EVAL)) run recheck-ddpm-$ds-$s -m gen.evaluate --model ddpm-$ds --sampler $s --n $N \
-        --data "$(npz $ds)" &
+      run recheck-ddpm-$ds-$s -m gen.evaluate --model ddpm-$ds --sampler $s --n $N --data "$(npz $ds)" &
     done
   done
   wait
